@@ -1,0 +1,30 @@
+"""Find the samples a network memorizes: input-loss curvature over training.
+
+Public API (heavy modules are imported on first use):
+
+- :func:`train_and_track`: the pure PyTorch engine on in-memory tensors
+- :class:`TrackingConfig`: every option of a run
+"""
+
+import importlib
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "train_and_track": "training",
+    "TrackingResult": "training",
+    "TrainingDivergedError": "training",
+    "TrackingConfig": "config",
+    "curvature_batch": "curvature",
+    "aggregate_epochs": "curvature",
+    "build_model": "models",
+}
+
+__all__ = sorted(_LAZY)
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,151 @@
+"""The configuration of a curvature-tracked training run (pure Python)."""
+
+import dataclasses
+
+from .curvature import AGGREGATIONS, ESTIMATORS, NORMS
+from .models import MODELS
+
+SCHEDULES = ("cosine", "onecycle", "multistep", "constant")
+
+
+@dataclasses.dataclass
+class TrackingConfig:
+    """Everything that defines a run; stored whole with every result.
+
+    Attributes:
+        model ("auto"): one of ``"auto"``, ``"small_cnn"``,
+            ``"small_resnet"``, ``"resnet18"``; "auto" picks small_cnn for
+            images under 16 px, resnet18 on CUDA, small_resnet on CPU
+        width (None): base width of the model (None: the model's default)
+        epochs (30): training epochs
+        batch_size (128): training batch size
+        lr (0.1): peak learning rate of SGD
+        momentum (0.9): SGD momentum
+        weight_decay (5e-4): SGD weight decay
+        schedule ("cosine"): ``"cosine"``, ``"onecycle"``, ``"multistep"``
+            (x0.1 at 50% and 75% of training) or ``"constant"``
+        augment ("auto"): random crop (pad 4) + horizontal flip; "auto"
+            turns it on for images of 16 px or more (off for digits)
+        augment_epochs (None): stop augmenting after this many epochs
+            (None: augment throughout)
+        estimator ("fd"): ``"fd"`` (finite difference, the paper) or
+            ``"hvp"`` (exact Hessian-vector products)
+        probes (2): Rademacher probes per scored epoch (the estimator's
+            own default is the paper's 10; averaging over epochs matters
+            more than probes, see the README's trade-off table)
+        h (1e-3): finite-difference step
+        norm ("l2"): ``"l2"`` (released code) or ``"l2sq"`` (paper text)
+        score_every (1): score curvature every k-th epoch (the final epoch
+            is always scored)
+        aggregate ("mean"): how per-epoch curvature becomes one score, see
+            :func:`fiftyone_curvature.curvature.aggregate_epochs`
+        el2n_epoch (None): epoch (1-based) at which EL2N is taken; None
+            uses 10% of the epochs (at least 1)
+        score_batch_size (256): batch size of the scoring pass
+        device ("auto"): ``"auto"`` (CUDA when present), ``"cpu"``,
+            ``"cuda"``, ``"cuda:1"``, ...
+        amp ("auto"): bf16 autocast for training; "auto" = on for CUDA.
+            Scoring always runs in float32 without TF32
+        channels_last (True): channels-last memory format for conv nets
+        seed (0): seeds model init, data order, augmentation and probes
+        record_probes (False): keep the (N, E, probes) per-probe scores
+        record_embeddings (False): keep (N, D) penultimate features of the
+            final model
+    """
+
+    model: str = "auto"
+    width: int = None
+    epochs: int = 30
+    batch_size: int = 128
+    lr: float = 0.1
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"
+    augment: object = "auto"
+    augment_epochs: int = None
+    estimator: str = "fd"
+    probes: int = 2
+    h: float = 1e-3
+    norm: str = "l2"
+    score_every: int = 1
+    aggregate: str = "mean"
+    el2n_epoch: int = None
+    score_batch_size: int = 256
+    device: str = "auto"
+    amp: object = "auto"
+    channels_last: bool = True
+    seed: int = 0
+    record_probes: bool = False
+    record_embeddings: bool = False
+
+    def validate(self):
+        """Raises ValueError naming the first invalid option."""
+
+        def choice(name, valid):
+            if getattr(self, name) not in valid:
+                raise ValueError(
+                    f"Unknown {name} {getattr(self, name)!r}; valid ones "
+                    f"are {tuple(valid)}"
+                )
+
+        choice("model", ("auto",) + MODELS)
+        choice("schedule", SCHEDULES)
+        choice("estimator", ESTIMATORS)
+        choice("norm", NORMS)
+        choice("aggregate", AGGREGATIONS)
+        choice("augment", ("auto", True, False))
+        choice("amp", ("auto", True, False))
+        for name in ("epochs", "batch_size", "probes", "score_every",
+                     "score_batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got "
+                                 f"{value!r}")
+        for name in ("lr", "h"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"{name} must be > 0, got "
+                                 f"{getattr(self, name)!r}")
+        if self.batch_size < 2:
+            raise ValueError("batch_size must be >= 2 (BatchNorm)")
+        if self.el2n_epoch is not None and not (
+            1 <= self.el2n_epoch <= self.epochs
+        ):
+            raise ValueError(
+                f"el2n_epoch must be in [1, epochs={self.epochs}], got "
+                f"{self.el2n_epoch}"
+            )
+        if not isinstance(self.device, str) or not (
+            self.device in ("auto", "cpu") or self.device.startswith("cuda")
+        ):
+            raise ValueError(
+                f"Unknown device {self.device!r}; use 'auto', 'cpu' or "
+                "'cuda[:i]'"
+            )
+        return self
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d):
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(
+                f"Unknown option(s) {sorted(unknown)}; valid ones are "
+                f"{sorted(names)}"
+            )
+        return cls(**d)
+
+    def scored_epochs(self):
+        """1-based epochs at which curvature is scored (last always)."""
+        return [
+            e
+            for e in range(1, self.epochs + 1)
+            if e % self.score_every == 0 or e == self.epochs
+        ]
+
+    def resolved_el2n_epoch(self):
+        if self.el2n_epoch is not None:
+            return self.el2n_epoch
+        return max(1, round(0.1 * self.epochs))
