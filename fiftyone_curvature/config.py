@@ -36,7 +36,8 @@ class TrackingConfig:
         h (1e-3): finite-difference step
         norm ("l2"): ``"l2"`` (released code) or ``"l2sq"`` (paper text)
         score_every (1): score curvature every k-th epoch (the final epoch
-            is always scored)
+            is always scored); 0 = never (training dynamics only, the
+            baseline the overhead benchmark compares against)
         aggregate ("mean"): how per-epoch curvature becomes one score, see
             :func:`fiftyone_curvature.curvature.aggregate_epochs`
         el2n_epoch (None): epoch (1-based) at which EL2N is taken; None
@@ -95,8 +96,10 @@ class TrackingConfig:
         choice("aggregate", AGGREGATIONS)
         choice("augment", ("auto", True, False))
         choice("amp", ("auto", True, False))
-        for name in ("epochs", "batch_size", "probes", "score_every",
-                     "score_batch_size"):
+        if not isinstance(self.score_every, int) or self.score_every < 0:
+            raise ValueError(f"score_every must be an integer >= 0, got "
+                             f"{self.score_every!r}")
+        for name in ("epochs", "batch_size", "probes", "score_batch_size"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got "
@@ -139,6 +142,8 @@ class TrackingConfig:
 
     def scored_epochs(self):
         """1-based epochs at which curvature is scored (last always)."""
+        if self.score_every == 0:
+            return []
         return [
             e
             for e in range(1, self.epochs + 1)

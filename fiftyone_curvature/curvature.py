@@ -83,9 +83,11 @@ def _input_gradient(model, x, y, create_graph=False):
     """Gradient of each sample's own loss w.r.t. its input: (B, *input)."""
     x = x.detach().requires_grad_(True)
     logits = model(x)
+    if logits.dtype not in (torch.float32, torch.float64):
+        logits = logits.float()
     # reduction="sum": sample i's gradient is d loss_i / d x_i, unscaled by
     # the batch size (the released code's mean reduction divides by it).
-    loss = F.cross_entropy(logits.float(), y, reduction="sum")
+    loss = F.cross_entropy(logits, y, reduction="sum")
     (grad,) = torch.autograd.grad(loss, x, create_graph=create_graph)
     return x, logits, grad
 

@@ -1,0 +1,79 @@
+"""Data and noise helpers shared by the benchmarks (no FiftyOne)."""
+
+import io
+import os
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CIFAR_NPZ = os.path.join(HERE, "..", "..", "shared", "data", "cifar10",
+                         "cifar10_jpeg.npz")
+RESULTS = os.path.join(HERE, "results")
+
+
+def load_digits_uint8():
+    """scikit-learn digits as (1797, 8, 8) uint8 images and (1797,) labels."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    return (np.round(d.images / 16.0 * 255).astype(np.uint8),
+            d.target.astype(np.int64))
+
+
+def load_cifar_subset(per_class=500, seed=0, path=CIFAR_NPZ):
+    """A stratified subset of real CIFAR-10 train images.
+
+    Picks the same images as ``shared/data/cifar10/export.py --per-class``
+    with the same seed.
+
+    Returns:
+        (N, 3, 32, 32) uint8 images, (N,) labels, (N,) original indices
+    """
+    from PIL import Image
+
+    if not os.path.exists(path):
+        raise FileNotFoundError(
+            f"CIFAR-10 archive not found at {path}; this benchmark needs "
+            "../shared/data/cifar10"
+        )
+    d = np.load(path)
+    blob, off, lab = d["train_jpeg"], d["train_offsets"], d["train_labels"]
+    keep = np.arange(len(lab))
+    if per_class:
+        rng = np.random.default_rng(seed)
+        keep = np.sort(np.concatenate([
+            rng.choice(np.flatnonzero(lab == c), per_class, replace=False)
+            for c in range(10)
+        ]))
+    images = np.stack([
+        np.asarray(Image.open(io.BytesIO(
+            blob[off[i]:off[i + 1]].tobytes())).convert("RGB"))
+        for i in keep
+    ]).transpose(0, 3, 1, 2)
+    return np.ascontiguousarray(images), lab[keep].astype(np.int64), keep
+
+
+def inject_noise(labels, fraction, num_classes, kind="symmetric", seed=0):
+    """Flips a known fraction of labels.
+
+    ``symmetric``: each chosen sample gets a uniformly random other class.
+    ``asymmetric``: each chosen sample gets class (c + 1) mod K, a fixed
+    class-pair mapping.
+
+    Returns:
+        noisy (N,) labels and an (N,) bool mask of the flipped samples
+    """
+    rng = np.random.default_rng(seed)
+    n = len(labels)
+    flipped = rng.choice(n, int(round(fraction * n)), replace=False)
+    noisy = labels.copy()
+    if kind == "symmetric":
+        shift = rng.integers(1, num_classes, len(flipped))
+    elif kind == "asymmetric":
+        shift = np.ones(len(flipped), np.int64)
+    else:
+        raise ValueError(f"Unknown noise kind {kind!r}")
+    noisy[flipped] = (labels[flipped] + shift) % num_classes
+    mask = np.zeros(n, bool)
+    mask[flipped] = True
+    return noisy, mask
