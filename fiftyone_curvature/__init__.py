@@ -4,6 +4,11 @@ Public API (heavy modules are imported on first use):
 
 - :func:`train_and_track`: the pure PyTorch engine on in-memory tensors
 - :class:`TrackingConfig`: every option of a run
+- :func:`compute_curvature`: the same on a FiftyOne dataset or view, as a
+  brain run with sample fields and saved views
+- :class:`CurvatureConfig` / :class:`CurvatureResults`: its run record
+- :func:`auroc`, :func:`average_precision`, :func:`score_table`: metrics for
+  scores against known corrupted samples
 """
 
 import importlib
@@ -18,6 +23,12 @@ _LAZY = {
     "curvature_batch": "curvature",
     "aggregate_epochs": "curvature",
     "build_model": "models",
+    "compute_curvature": "core",
+    "CurvatureConfig": "runs",
+    "CurvatureResults": "runs",
+    "auroc": "metrics",
+    "average_precision": "metrics",
+    "score_table": "metrics",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,0 +1,378 @@
+"""The ``fiftyone-curvature`` command: ``compute`` on a dataset, ``demo``."""
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import time
+
+DEMO_DATASET = "curvature-demo-digits"
+DEMO_EPOCHS = 20
+
+
+def _cache_dir():
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
+        os.path.expanduser("~"), ".cache"
+    )
+    return os.path.join(base, "fiftyone-curvature")
+
+
+class _Bar:
+    """A one-line text progress bar on stderr (silent when disabled)."""
+
+    def __init__(self, enabled=True, stream=None, width=30):
+        self.enabled = enabled
+        self.stream = stream or sys.stderr
+        self.width = width
+        self._last = ""
+
+    def __call__(self, info):
+        if not self.enabled:
+            return
+        fraction = min(max(float(info.get("fraction", 0.0)), 0.0), 1.0)
+        filled = int(round(self.width * fraction))
+        bar = "#" * filled + "-" * (self.width - filled)
+        phase = info.get("phase")
+        if phase == "epoch":
+            text = (
+                f"epoch {info['epoch']}/{info['epochs']} loss "
+                f"{info.get('train_loss', float('nan')):.3f} acc "
+                f"{info.get('train_accuracy', float('nan')):.3f} "
+                f"ETA {info.get('eta', 0):.0f}s"
+            )
+        elif phase == "load":
+            text = f"reading images {info['done']}/{info['total']}"
+        else:
+            text = "writing fields and views"
+        line = f"\r[{bar}] {fraction:4.0%} {text}"
+        pad = max(0, len(self._last) - len(line))
+        self.stream.write(line + " " * pad)
+        self.stream.flush()
+        self._last = line
+
+    def close(self):
+        if self.enabled and self._last:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def _add_training_args(parser, epochs_default):
+    parser.add_argument("--epochs", type=int, default=epochs_default,
+                        help="training epochs (default %(default)s)")
+    parser.add_argument("--probes", type=int, default=2,
+                        help="Rademacher probes per scored epoch "
+                        "(default %(default)s)")
+    parser.add_argument("--h", type=float, default=1e-3,
+                        help="finite-difference step (default %(default)s)")
+    parser.add_argument("--score-every", type=int, default=1,
+                        help="score every k-th epoch (default %(default)s)")
+    parser.add_argument("--model", default="auto",
+                        help="auto, small_cnn, small_resnet or resnet18")
+    parser.add_argument("--device", default="auto",
+                        help="auto, cpu, cuda or cuda:i")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="random seed (default %(default)s)")
+    parser.add_argument("--set", action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="any other TrackingConfig option, e.g. "
+                        "--set weight_decay=0 (repeatable)")
+
+
+def _parse_sets(items):
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise SystemExit(f"--set expects NAME=VALUE, got {item!r}")
+        name, value = item.split("=", 1)
+        try:
+            out[name] = json.loads(value)
+        except json.JSONDecodeError:
+            out[name] = value
+    return out
+
+
+def _tracking_kwargs(args):
+    kwargs = dict(
+        model=args.model, epochs=args.epochs, probes=args.probes, h=args.h,
+        score_every=args.score_every, device=args.device, seed=args.seed,
+    )
+    kwargs.update(_parse_sets(args.set))
+    return kwargs
+
+
+def _build_parser():
+    parser = argparse.ArgumentParser(
+        prog="fiftyone-curvature",
+        description="Find memorized, mislabeled and long-tail samples of a "
+        "FiftyOne dataset by the loss curvature a network tracks over "
+        "training.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    compute = sub.add_parser(
+        "compute", help="score an existing FiftyOne dataset",
+        description="Train on DATASET's label field and write curvature "
+        "fields and saved views (a brain run keyed by --key).",
+    )
+    compute.add_argument("dataset", help="FiftyOne dataset name")
+    compute.add_argument("--label-field", required=True,
+                         help="fo.Classification field to train on")
+    compute.add_argument("--key", default="curvature",
+                         help="output field and brain key "
+                         "(default %(default)s)")
+    compute.add_argument("--image-size", type=int, default=32,
+                         help="working resolution (default %(default)s)")
+    compute.add_argument("--view-tag", default=None,
+                         help="only samples with this tag")
+    compute.add_argument("--checkpoint-dir", default=None,
+                         help="checkpoint every epoch here; rerun to "
+                         "resume")
+    compute.add_argument("--no-progress", action="store_true",
+                         help="no progress bar")
+    _add_training_args(compute, 30)
+
+    demo = sub.add_parser(
+        "demo", help="end-to-end demo on scikit-learn digits with label "
+        "noise",
+        description="Build a FiftyOne dataset from scikit-learn's digits, "
+        "flip a fraction of a COPY of the labels, run curvature and print "
+        "how well each score finds the flipped samples.",
+    )
+    demo.add_argument("--noise", type=float, default=0.1,
+                      help="fraction of labels flipped to another class "
+                      "(default %(default)s)")
+    demo.add_argument("--json", action="store_true",
+                      help="print one JSON object on stdout")
+    demo.add_argument("--dataset", default=DEMO_DATASET,
+                      help="dataset name (default %(default)s; replaced "
+                      "if it exists)")
+    demo.add_argument("--cache-dir", default=None,
+                      help="where the images are written (default "
+                      "~/.cache/fiftyone-curvature/digits)")
+    demo.add_argument("--limit", type=int, default=None,
+                      help="use only the first N digits")
+    _add_training_args(demo, DEMO_EPOCHS)
+    return parser
+
+
+def main(argv=None):
+    """Entry point of the ``fiftyone-curvature`` console script."""
+    args = _build_parser().parse_args(argv)
+    try:
+        if args.command == "compute":
+            return _compute(args)
+        if args.json:
+            # libraries print notices on stdout (e.g. FiftyOne's MongoDB
+            # version warning): keep stdout for the one JSON object
+            stdout = sys.stdout
+            with contextlib.redirect_stdout(sys.stderr):
+                payload = _demo(args)
+            stdout.write(json.dumps(payload) + "\n")
+            stdout.flush()
+            return 0
+        return _demo(args)
+    except (ValueError, FileNotFoundError) as e:
+        print(f"fiftyone-curvature: error: {e}", file=sys.stderr)
+        return 2
+
+
+# --------------------------------------------------------------------------
+# compute
+
+
+def _compute(args):
+    import fiftyone as fo
+
+    from .core import compute_curvature
+
+    if not fo.dataset_exists(args.dataset):
+        raise ValueError(
+            f"No dataset {args.dataset!r}; existing ones: "
+            f"{fo.list_datasets()}"
+        )
+    dataset = fo.load_dataset(args.dataset)
+    samples = (dataset.match_tags(args.view_tag) if args.view_tag
+               else dataset)
+    bar = _Bar(enabled=not args.no_progress)
+    t0 = time.perf_counter()
+    try:
+        results = compute_curvature(
+            samples, args.label_field, curvature_field=args.key,
+            image_size=args.image_size, checkpoint_dir=args.checkpoint_dir,
+            progress=bar, **_tracking_kwargs(args),
+        )
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    config = results.config
+    print(f"Curvature run {args.key!r} on {results.num_samples} samples of "
+          f"{args.dataset!r} in {seconds:.1f} s "
+          f"(model {config.tracking.get('model')}, "
+          f"{len(results.scored_epochs)} scored epochs)")
+    print("Fields: " + ", ".join(config.output_fields()))
+    _print_views(args.dataset, config.views)
+    return 0
+
+
+def _print_views(dataset_name, names):
+    if not names:
+        return
+    print("Saved views:")
+    for name in names:
+        print(f"  {name}")
+    print(
+        "Open them in the App: fiftyone app launch "
+        f"{dataset_name}  (then pick a saved view), or in Python:\n"
+        f"  session = fo.launch_app(fo.load_dataset({dataset_name!r})"
+        f".load_saved_view({names[0]!r}))"
+    )
+
+
+# --------------------------------------------------------------------------
+# demo
+
+
+def make_digits_dataset(name=DEMO_DATASET, noise=0.1, seed=0,
+                        cache_dir=None, limit=None):
+    """Builds a FiftyOne dataset of scikit-learn's 1,797 8x8 digits.
+
+    Images are written once as PNGs under ``cache_dir``. ``ground_truth``
+    keeps the true labels; ``label`` is a copy in which a ``noise``
+    fraction was flipped to a uniformly random other class (symmetric
+    noise); ``flipped`` marks those samples.
+
+    Args:
+        name (DEMO_DATASET): dataset name (replaced if it exists)
+        noise (0.1): fraction of labels flipped, in [0, 1)
+        seed (0): seed of the flip
+        cache_dir (None): image folder (default
+            ~/.cache/fiftyone-curvature/digits)
+        limit (None): use only the first ``limit`` digits
+
+    Returns:
+        a persistent fo.Dataset
+    """
+    import numpy as np
+    from PIL import Image
+    from sklearn.datasets import load_digits
+
+    import fiftyone as fo
+
+    if not 0.0 <= noise < 1.0:
+        raise ValueError(f"noise must be in [0, 1), got {noise}")
+    digits = load_digits()
+    images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
+    truth = digits.target.astype(int)
+    if limit is not None:
+        images, truth = images[:limit], truth[:limit]
+    folder = os.path.join(cache_dir or os.path.join(_cache_dir(), "digits"))
+    os.makedirs(folder, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    n = len(truth)
+    flipped = np.zeros(n, bool)
+    flipped[rng.choice(n, int(round(noise * n)), replace=False)] = True
+    noisy = truth.copy()
+    for i in np.flatnonzero(flipped):
+        noisy[i] = rng.choice([c for c in range(10) if c != truth[i]])
+    samples = []
+    for i in range(n):
+        path = os.path.join(folder, f"digit_{i:04d}.png")
+        if not os.path.isfile(path):
+            Image.fromarray(images[i], "L").save(path)
+        samples.append(fo.Sample(
+            filepath=path,
+            ground_truth=fo.Classification(label=str(truth[i])),
+            label=fo.Classification(label=str(noisy[i])),
+            flipped=bool(flipped[i]),
+        ))
+    dataset = fo.Dataset(name, overwrite=True, persistent=True)
+    dataset.add_samples(samples, progress=False)
+    dataset.info["demo"] = {
+        "source": "sklearn.datasets.load_digits",
+        "noise": noise,
+        "seed": seed,
+        "noisy_field": "label",
+        "truth_field": "ground_truth",
+    }
+    dataset.save()
+    return dataset
+
+
+def demo_scores(dataset, key="curvature"):
+    """AUROC / AP / FPR@95 of curvature and every training-dynamics score
+    for finding the ``flipped`` samples of a demo dataset.
+
+    Returns:
+        a dict name -> {"auroc", "ap", "fpr95"}, curvature first
+    """
+    import numpy as np
+
+    from .dynamics import SCORES, suspicion
+    from .metrics import score_table
+
+    view = dataset.exists(key)
+    flipped = np.array(view.values("flipped"), bool)
+    scores = {}
+    for name in ("curvature",) + tuple(SCORES):
+        field = key if name == "curvature" else f"{key}_{name}"
+        values = np.array(
+            [np.nan if v is None else v for v in view.values(field)],
+            dtype=np.float64,
+        )
+        scores[name] = suspicion(name, values)
+    return score_table(flipped, scores)
+
+
+def _demo(args):
+    from .core import compute_curvature
+
+    t0 = time.perf_counter()
+    dataset = make_digits_dataset(
+        args.dataset, noise=args.noise, seed=args.seed,
+        cache_dir=args.cache_dir, limit=args.limit,
+    )
+    bar = _Bar(enabled=not args.json)
+    try:
+        results = compute_curvature(
+            dataset, "label", curvature_field="curvature",
+            progress=bar, **_tracking_kwargs(args),
+        )
+    finally:
+        bar.close()
+    table = demo_scores(dataset)
+    seconds = time.perf_counter() - t0
+    views = list(results.config.views)
+    if args.json:
+        return {
+            "n": len(dataset),
+            "noise": args.noise,
+            "flipped": int(sum(dataset.values("flipped"))),
+            "epochs": args.epochs,
+            "scores": table,
+            "seconds": round(seconds, 2),
+            "dataset": dataset.name,
+            "views": views,
+        }
+    n_flip = int(sum(dataset.values("flipped")))
+    print(f"\nDigits: {len(dataset)} images, {n_flip} labels flipped "
+          f"({args.noise:.0%} symmetric noise) in field 'label'; true "
+          f"labels in 'ground_truth', flipped samples marked 'flipped'.")
+    print(f"Finding the flipped labels ({seconds:.0f} s, "
+          f"{args.epochs} epochs, model {results.config.tracking['model']}):"
+          "\n")
+    print(f"  {'score':<16}{'AUROC':>8}{'AP':>8}{'FPR@95':>8}")
+    for name, row in table.items():
+        cells = "".join(
+            f"{row[m]:>8.3f}" if row[m] is not None else f"{'-':>8}"
+            for m in ("auroc", "ap", "fpr95")
+        )
+        print(f"  {name:<16}{cells}")
+    print("\n(AUROC 0.5 = chance; AP of a random ranking = the noise rate. "
+          "aum and dm_confidence are negated: low = suspicious.)\n")
+    _print_views(dataset.name, views)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

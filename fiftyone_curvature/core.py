@@ -1,0 +1,366 @@
+"""compute_curvature: validate -> register run -> read data -> train -> write."""
+
+import logging
+import math
+
+import numpy as np
+
+from . import views as cv_views
+from .dynamics import SCORES
+
+logger = logging.getLogger(__name__)
+
+#: compute_curvature keywords that are TrackingConfig fields
+_TRACKING_SHORTCUTS = ("model", "epochs", "probes", "h", "score_every",
+                       "device", "seed")
+
+
+def compute_curvature(
+    samples,
+    label_field,
+    curvature_field="curvature",
+    classes=None,
+    image_size=32,
+    model=None,
+    epochs=None,
+    probes=None,
+    h=None,
+    score_every=None,
+    device=None,
+    seed=None,
+    config=None,
+    thresholds=None,
+    create_views=True,
+    checkpoint_dir=None,
+    progress=None,
+    **kwargs,
+):
+    """Trains a classifier on a collection and scores every sample by the
+    finite-difference curvature of its loss, tracked over training.
+
+    The computation is recorded as a brain run whose key is
+    ``curvature_field``: see ``samples.list_brain_runs()``,
+    ``load_brain_results(key)`` and ``load_brain_view(key)``;
+    ``delete_brain_run(key)`` removes every field and saved view it made.
+    The label field and every field the run did not create stay untouched.
+
+    Fields written (``key = curvature_field``):
+
+    - ``key``: (float) mean curvature over the scored epochs, higher = more
+      likely memorized
+    - ``key_epochs``: (list of E floats) curvature at each scored epoch
+    - ``key_percentile``: (float in [0, 1]) rank of ``key`` among the run's
+      samples, 1 = highest curvature
+    - ``key_prediction``: fo.Classification of the final network with
+      confidence and logits (fiftyone-brain's ``compute_mistakenness`` and
+      ``compute_hardness`` run on it unchanged)
+    - ``key_<score>`` for each training-dynamics score of
+      :data:`fiftyone_curvature.dynamics.SCORES` (csl, final_loss,
+      in_confidence, aum, forgetting, dm_confidence, dm_variability, el2n),
+      each in its own direction (aum and dm_confidence: LOW = suspicious)
+
+    Saved views (``<key>_top_memorized``, ``<key>_likely_mislabeled``,
+    ``<key>_long_tail``): see :func:`fiftyone_curvature.views.build_views`.
+
+    Args:
+        samples: a dataset or view of images with an fo.Classification
+            field; images are read from their filepaths
+        label_field: the fo.Classification field to train on (the given,
+            possibly wrong, labels); every sample needs a label
+        curvature_field ("curvature"): the output field and run key
+        classes (None): class names in index order (None: the sorted
+            distinct labels)
+        image_size (32): working resolution, see
+            :func:`fiftyone_curvature.data.prepare_data`
+        model (None): ``"auto"``, ``"small_cnn"``, ``"small_resnet"`` or
+            ``"resnet18"`` (None: the config's, by default "auto")
+        epochs (None): training epochs (None: the config's, by default 30)
+        probes (None): Rademacher probes per scored epoch (default 2)
+        h (None): finite-difference step (default 1e-3)
+        score_every (None): score every k-th epoch (default 1)
+        device (None): ``"auto"``, ``"cpu"``, ``"cuda[:i]"`` (default auto)
+        seed (None): random seed (default 0)
+        config (None): a :class:`fiftyone_curvature.TrackingConfig` or dict
+            with any other option; the keywords above override it
+        thresholds (None): the saved views' thresholds, see
+            :func:`fiftyone_curvature.views.build_views`
+        create_views (True): whether to save the views
+        checkpoint_dir (None): directory to checkpoint every epoch and
+            resume an interrupted run from
+        progress (None): None/True shows a progress bar (None follows
+            ``fo.config.show_progress_bars``), False shows nothing, a
+            callable receives a dict per event: ``phase`` ("load" while
+            images are read, "epoch" after each epoch, "write" at the end),
+            ``fraction`` (0-1 of the whole run), and for epochs ``epoch``,
+            ``epochs``, ``elapsed``, ``eta`` (seconds), ``train_loss``,
+            ``train_accuracy``
+        **kwargs: any other :class:`fiftyone_curvature.TrackingConfig` field
+
+    Returns:
+        a :class:`fiftyone_curvature.runs.CurvatureResults` holding the
+        (N, E) per-epoch curvature matrix (higher = more likely memorized),
+        sample ids and training history
+
+    Raises:
+        ValueError: an invalid option, a field that is not a
+            Classification, missing labels, fewer than two classes, an
+            output field that exists and was not written by a curvature run
+        FileNotFoundError: images missing on disk
+        fiftyone_curvature.TrainingDivergedError: the loss became NaN
+    """
+    import dataclasses
+
+    from .config import TrackingConfig
+    from .data import validate_label_field
+
+    if config is None:
+        tracking = TrackingConfig()
+    elif isinstance(config, dict):
+        tracking = TrackingConfig.from_dict(config)
+    elif isinstance(config, TrackingConfig):
+        tracking = config
+    else:
+        raise ValueError(
+            f"config must be a TrackingConfig or dict, got {type(config)}"
+        )
+    shortcuts = dict(model=model, epochs=epochs, probes=probes, h=h,
+                     score_every=score_every, device=device, seed=seed)
+    overrides = {k: v for k, v in shortcuts.items() if v is not None}
+    names = {f.name for f in dataclasses.fields(TrackingConfig)}
+    unknown = sorted(set(kwargs) - names)
+    if unknown:
+        raise ValueError(
+            f"Unknown option(s) {unknown}; valid ones are {sorted(names)}"
+        )
+    overrides.update(kwargs)
+    tracking = dataclasses.replace(tracking, **overrides).validate()
+    thresholds = cv_views.resolve_thresholds(thresholds)
+    _validate_collection(samples)
+    validate_label_field(samples, label_field)
+    _validate_key(samples, label_field, curvature_field)
+    return _compute_curvature(
+        samples, label_field, curvature_field, classes, image_size,
+        tracking, thresholds, create_views, checkpoint_dir, progress,
+    )
+
+
+def _validate_collection(samples):
+    if samples._is_generated:
+        raise ValueError(
+            "Curvature runs on samples; patches, frames and clips views are "
+            "not supported"
+        )
+
+
+def _validate_key(samples, label_field, key):
+    from .runs import Curvature, output_fields
+
+    if not isinstance(key, str) or not key.isidentifier():
+        raise ValueError(
+            f"curvature_field must be a valid identifier, got {key!r}"
+        )
+    outputs = output_fields(key)
+    if label_field in outputs:
+        raise ValueError(
+            f"The label field {label_field!r} would be overwritten by the "
+            f"run {key!r}; choose another curvature_field"
+        )
+    dataset = samples._root_dataset
+    ours = set(dataset.list_brain_runs(type=Curvature))
+    if key in dataset.list_brain_runs() and key not in ours:
+        raise ValueError(
+            f"Brain run {key!r} exists and is not a curvature run; choose "
+            "another curvature_field or delete that run"
+        )
+    if key not in ours:
+        schema = dataset.get_field_schema()
+        taken = [f for f in outputs if f in schema]
+        if taken:
+            raise ValueError(
+                f"Fields {taken} exist and were not written by a curvature "
+                f"run; choose another curvature_field than {key!r}"
+            )
+
+
+def _compute_curvature(samples, label_field, key, classes, image_size,
+                       tracking, thresholds, create_views, checkpoint_dir,
+                       progress):
+    from .data import prepare_data
+    from .runs import CurvatureConfig, CurvatureResults
+    from .training import train_and_track
+
+    dataset = samples._root_dataset
+    config = CurvatureConfig(
+        label_field,
+        curvature_field=key,
+        classes=classes,
+        image_size=image_size,
+        tracking=tracking.to_dict(),
+        thresholds=thresholds,
+        score_names=list(SCORES),
+        views=cv_views.view_names(key) if create_views else [],
+    )
+    method = config.build()
+    existed = key in dataset.list_brain_runs()
+    method.register_run(samples, key, cleanup=False)
+    reporter = _Reporter(progress, tracking.epochs)
+    try:
+        with reporter:
+            logger.info("Reading %d images...", len(samples))
+            prepared = prepare_data(
+                samples, label_field, classes=classes, image_size=image_size,
+                progress=reporter.on_load,
+            )
+            logger.info(
+                "Training on %d images of %dx%dx%d, %d classes, %d epochs",
+                len(prepared.sample_ids), prepared.channels,
+                *prepared.image_size, len(prepared.classes), tracking.epochs,
+            )
+            result = train_and_track(
+                prepared.inputs, prepared.targets, tracking,
+                num_classes=len(prepared.classes),
+                checkpoint_dir=checkpoint_dir, progress=reporter.on_epoch,
+            )
+            reporter.on_write()
+            _write_fields(dataset, key, prepared, result)
+    except BaseException:
+        if not existed:
+            method.delete_run(samples, key, cleanup=False)
+        raise
+
+    config.classes = prepared.classes
+    config.tracking = result.config
+    method.update_run_config(samples, key, config)
+    results = CurvatureResults(
+        samples,
+        config,
+        key,
+        sample_ids=prepared.sample_ids,
+        curvature=result.curvature,
+        curvature_epochs=result.curvature_epochs,
+        scored_epochs=result.scored_epochs,
+        history=result.history,
+        classes=prepared.classes,
+        image_size=prepared.image_size,
+        normalization=result.normalization,
+        train_seconds=result.train_seconds,
+        score_seconds=result.score_seconds,
+        backend=method,
+    )
+    method.save_run_results(samples, key, results)
+    if create_views:
+        cv_views.delete_views(dataset, config.views)
+        cv_views.save_views(samples, key, label_field, thresholds)
+    logger.info("Curvature run %r complete", key)
+    return results
+
+
+def _finite_or_none(values):
+    return [float(v) if math.isfinite(v) else None for v in values]
+
+
+def percentile_ranks(values):
+    """(N,) ranks scaled to [0, 1]: 1 = highest value, ties averaged."""
+    from scipy.stats import rankdata
+
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < 2:
+        return np.ones(len(values))
+    filled = np.where(np.isfinite(values), values, -np.inf)
+    return (rankdata(filled) - 1.0) / (len(values) - 1.0)
+
+
+def _write_fields(dataset, key, prepared, result):
+    import fiftyone as fo
+
+    ids = prepared.sample_ids
+    schema = dataset.get_field_schema()
+
+    def write(field, values, ftype, description, **kw):
+        if field not in schema:
+            dataset.add_sample_field(field, ftype, description=description,
+                                     **kw)
+        dataset.set_values(field, dict(zip(ids, values)), key_field="id")
+
+    write(key, _finite_or_none(result.curvature), fo.FloatField,
+          "mean finite-difference input-loss curvature over the scored "
+          "epochs; higher = more likely memorized")
+    epochs = result.curvature_epochs.astype(np.float64)
+    write(f"{key}_epochs", [_finite_or_none(row) for row in epochs],
+          fo.ListField,
+          f"curvature at each scored epoch {result.scored_epochs}",
+          subfield=fo.FloatField)
+    write(f"{key}_percentile",
+          [float(v) for v in percentile_ranks(result.curvature)],
+          fo.FloatField,
+          f"rank of {key} among the run's samples in [0, 1]; 1 = highest")
+    probs = result.probabilities
+    preds = result.predictions
+    classes = prepared.classes
+    predictions = [
+        fo.Classification(
+            label=classes[p],
+            confidence=float(probs[i, p]),
+            logits=result.logits[i].astype(np.float64),
+        )
+        for i, p in enumerate(preds)
+    ]
+    write(f"{key}_prediction", predictions, fo.EmbeddedDocumentField,
+          "prediction of the final network (eval mode)",
+          embedded_doc_type=fo.Classification)
+    for name, (higher, description) in SCORES.items():
+        direction = ("higher = more suspicious" if higher
+                     else "LOWER = more suspicious")
+        write(f"{key}_{name}", _finite_or_none(result.scores[name]),
+              fo.FloatField, f"{description} ({direction})")
+
+
+class _Reporter:
+    """Turns load / epoch / write events into a bar or a callback."""
+
+    # share of the whole run spent reading images (for the overall fraction)
+    _LOAD_SHARE = 0.05
+
+    def __init__(self, progress, epochs):
+        self.callback = progress if callable(progress) else None
+        self.bar = None
+        self.epochs = epochs
+        if self.callback is None and progress is not False:
+            import fiftyone.core.utils as fou
+
+            self.bar = fou.ProgressBar(total=epochs, progress=progress,
+                                       iters_str="epochs")
+
+    def __enter__(self):
+        if self.bar is not None:
+            self.bar.__enter__()
+        return self
+
+    def __exit__(self, *args):
+        if self.bar is not None:
+            self.bar.__exit__(*args)
+
+    def on_load(self, done, total):
+        if self.callback is not None:
+            self.callback({
+                "phase": "load",
+                "fraction": self._LOAD_SHARE * done / max(total, 1),
+                "done": done,
+                "total": total,
+            })
+
+    def on_epoch(self, info):
+        if self.bar is not None:
+            self.bar.set_iteration(info["epoch"])
+        if self.callback is not None:
+            info = dict(info)
+            info["phase"] = "epoch"
+            info["fraction"] = self._LOAD_SHARE + (
+                1 - 2 * self._LOAD_SHARE
+            ) * info["epoch"] / info["epochs"]
+            self.callback(info)
+
+    def on_write(self):
+        if self.callback is not None:
+            self.callback({"phase": "write",
+                           "fraction": 1 - self._LOAD_SHARE})

@@ -1,0 +1,239 @@
+"""FiftyOne samples -> uint8 image tensors, class indices and sample ids."""
+
+import dataclasses
+import os
+
+import numpy as np
+
+#: PIL modes read as one grayscale channel
+_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+
+
+@dataclasses.dataclass
+class PreparedData:
+    """The training data of a run, in the order of ``sample_ids``.
+
+    Attributes:
+        sample_ids: list of N sample ids
+        inputs: (N, C, H, W) uint8 array
+        targets: (N,) int64 class indices into ``classes``
+        classes: list of K class names
+        image_size: (H, W) the working resolution
+        channels: C (1 when every image is grayscale, else 3)
+        resized: whether any image was resized
+    """
+
+    sample_ids: list
+    inputs: np.ndarray
+    targets: np.ndarray
+    classes: list
+    image_size: tuple
+    channels: int
+    resized: bool
+
+
+def validate_label_field(samples, label_field):
+    """Raises ValueError unless ``label_field`` is a Classification field."""
+    import fiftyone.core.labels as fol
+    import fiftyone.core.media as fom
+
+    if samples.media_type != fom.IMAGE:
+        raise ValueError(
+            f"Curvature needs an image collection; this one has media type "
+            f"{samples.media_type!r}"
+        )
+    schema = samples.get_field_schema(flat=True)
+    if label_field not in schema:
+        fields = sorted(
+            name
+            for name in schema
+            if "." not in name
+            and samples._is_label_field(name, fol.Classification)
+        )
+        raise ValueError(
+            f"The collection has no field {label_field!r}; its "
+            f"Classification fields are {fields}"
+        )
+    if not samples._is_label_field(label_field, fol.Classification):
+        field = schema[label_field]
+        doc_type = getattr(field, "document_type", None)
+        kind = doc_type.__name__ if doc_type else type(field).__name__
+        raise ValueError(
+            f"Field {label_field!r} holds {kind}; curvature needs a "
+            "single-label fo.Classification field"
+        )
+
+
+def get_classes(samples, label_field, classes=None):
+    """The class list of a run.
+
+    Args:
+        samples: a FiftyOne collection
+        label_field: an fo.Classification field
+        classes (None): an explicit list of class names (its order defines
+            the class indices); None = the sorted distinct labels
+
+    Returns:
+        a list of class names
+
+    Raises:
+        ValueError: fewer than two classes, duplicates in ``classes``, or
+            labels that ``classes`` does not list
+    """
+    present = samples.distinct(f"{label_field}.label")
+    if classes is None:
+        classes = sorted(present)
+    else:
+        classes = list(classes)
+        if len(set(classes)) != len(classes):
+            raise ValueError("The given classes contain duplicates")
+        unknown = sorted(set(present) - set(classes))
+        if unknown:
+            raise ValueError(
+                f"Labels {unknown[:10]} of {label_field!r} are not in the "
+                f"given classes"
+            )
+    if len(classes) < 2:
+        raise ValueError(
+            f"Curvature needs at least two classes; {label_field!r} has "
+            f"{classes}"
+        )
+    return classes
+
+
+def prepare_data(
+    samples,
+    label_field,
+    classes=None,
+    image_size=32,
+    progress=None,
+):
+    """Reads a collection's images and labels for training.
+
+    Args:
+        samples: a FiftyOne image collection
+        label_field: an fo.Classification field; every sample needs a label
+        classes (None): see :func:`get_classes`
+        image_size (32): working resolution. When every image has the same
+            size and neither side exceeds ``image_size``, images keep their
+            native size (8x8 digits stay 8x8); otherwise each image is
+            resized to ``image_size x image_size`` (bilinear, antialiased,
+            aspect ratio not kept). None keeps native sizes, which must
+            then all agree
+        progress (None): callable receiving ``(done, total)`` while images
+            are decoded
+
+    Returns:
+        a :class:`PreparedData`
+
+    Raises:
+        ValueError: not an image collection, a label field of another type,
+            missing labels, fewer than two classes, or images of different
+            sizes with ``image_size=None``
+        FileNotFoundError: some images are missing on disk
+    """
+    validate_label_field(samples, label_field)
+    if image_size is not None and (
+        not isinstance(image_size, int) or image_size < 4
+    ):
+        raise ValueError(f"image_size must be an int >= 4 or None, got "
+                         f"{image_size!r}")
+    ids, paths, labels = samples.values(
+        ["id", "filepath", f"{label_field}.label"]
+    )
+    if not ids:
+        raise ValueError("The collection is empty")
+    missing = [i for i, label in zip(ids, labels) if label is None]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} of {len(ids)} samples have no {label_field!r} "
+            f"label (e.g. {missing[:3]}); run on "
+            f"samples.exists({label_field!r}) instead"
+        )
+    classes = get_classes(samples, label_field, classes)
+    index = {c: i for i, c in enumerate(classes)}
+    targets = np.array([index[label] for label in labels], dtype=np.int64)
+    inputs, size, channels, resized = read_images(
+        paths, image_size, progress=progress
+    )
+    return PreparedData(
+        sample_ids=list(ids),
+        inputs=inputs,
+        targets=targets,
+        classes=classes,
+        image_size=size,
+        channels=channels,
+        resized=resized,
+    )
+
+
+def read_images(paths, image_size=32, progress=None):
+    """Decodes images into one uint8 array.
+
+    Args:
+        paths: list of N image paths
+        image_size (32): see :func:`prepare_data`
+        progress (None): callable receiving ``(done, total)``
+
+    Returns:
+        a tuple ``(inputs, (H, W), channels, resized)`` with ``inputs`` an
+        (N, C, H, W) uint8 array
+    """
+    from PIL import Image
+
+    absent = [p for p in paths if not os.path.isfile(p)]
+    if absent:
+        raise FileNotFoundError(
+            f"{len(absent)} of {len(paths)} images are missing on disk, "
+            f"e.g. {absent[:3]}"
+        )
+    sizes, gray = set(), True
+    for path in paths:
+        with Image.open(path) as im:
+            sizes.add((im.height, im.width))
+            gray = gray and im.mode in _GRAY_MODES
+    channels = 1 if gray else 3
+    if len(sizes) == 1 and (
+        image_size is None or max(next(iter(sizes))) <= image_size
+    ):
+        size, resized = next(iter(sizes)), False
+    elif image_size is None:
+        raise ValueError(
+            f"Images have {len(sizes)} different sizes (e.g. "
+            f"{sorted(sizes)[:3]}); pass an image_size to resize them"
+        )
+    else:
+        size, resized = (image_size, image_size), True
+    out = np.empty((len(paths), channels, size[0], size[1]), np.uint8)
+    mode = "L" if channels == 1 else "RGB"
+    for i, path in enumerate(paths):
+        with Image.open(path) as im:
+            out[i] = _to_array(im, mode, size)
+        if progress is not None and (i + 1) % 256 == 0:
+            progress(i + 1, len(paths))
+    if progress is not None:
+        progress(len(paths), len(paths))
+    return out, size, channels, resized
+
+
+def _to_array(im, mode, size):
+    from PIL import Image
+
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        # deep grayscale: scale the image's own range to 0-255
+        a = np.asarray(im, dtype=np.float64)
+        lo, hi = float(a.min()), float(a.max())
+        a = (a - lo) / (hi - lo) * 255.0 if hi > lo else a * 0.0
+        im = Image.fromarray(a.round().astype(np.uint8), "L")
+    if im.mode in ("RGBA", "LA", "PA") or (
+        im.mode == "P" and "transparency" in im.info
+    ):
+        # composite transparent images on black
+        im = im.convert("RGBA")
+        background = Image.new("RGBA", im.size, (0, 0, 0, 255))
+        im = Image.alpha_composite(background, im)
+    im = im.convert(mode)
+    if (im.height, im.width) != tuple(size):
+        im = im.resize((size[1], size[0]), Image.BILINEAR)
+    a = np.asarray(im, dtype=np.uint8)
+    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)

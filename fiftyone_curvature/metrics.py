@@ -1,0 +1,101 @@
+"""Detection metrics for a score against known corrupted samples (sklearn)."""
+
+import numpy as np
+
+
+def _prepare(is_positive, scores):
+    y = np.asarray(is_positive, dtype=bool)
+    s = np.asarray(scores, dtype=np.float64)
+    if y.shape != s.shape or y.ndim != 1:
+        raise ValueError(
+            f"is_positive and scores must be 1-D of equal length, got "
+            f"{y.shape} and {s.shape}"
+        )
+    finite = np.isfinite(s)
+    if not finite.any():
+        return None, None
+    # a missing score ranks a sample as least suspicious
+    s = np.where(finite, s, s[finite].min() - 1.0)
+    if y.all() or not y.any():
+        return None, None
+    return y, s
+
+
+def auroc(is_positive, scores):
+    """Area under the ROC curve of ``scores`` for finding the positives.
+
+    Args:
+        is_positive: (N,) bool, e.g. True for a flipped label
+        scores: (N,) float, higher = more suspicious; NaN ranks lowest
+
+    Returns:
+        a float in [0, 1], or None when only one class is present or no
+        score is finite
+    """
+    from sklearn.metrics import roc_auc_score
+
+    y, s = _prepare(is_positive, scores)
+    if y is None:
+        return None
+    return float(roc_auc_score(y, s))
+
+
+def average_precision(is_positive, scores):
+    """Average precision of ``scores`` for finding the positives.
+
+    Args:
+        is_positive: (N,) bool
+        scores: (N,) float, higher = more suspicious; NaN ranks lowest
+
+    Returns:
+        a float in [0, 1] (a random ranking scores the positive rate), or
+        None when only one class is present or no score is finite
+    """
+    from sklearn.metrics import average_precision_score
+
+    y, s = _prepare(is_positive, scores)
+    if y is None:
+        return None
+    return float(average_precision_score(y, s))
+
+
+def fpr_at_tpr(is_positive, scores, tpr=0.95):
+    """False-positive rate at the first threshold reaching ``tpr``.
+
+    Args:
+        is_positive: (N,) bool
+        scores: (N,) float, higher = more suspicious; NaN ranks lowest
+        tpr (0.95): the true-positive rate to reach
+
+    Returns:
+        a float in [0, 1] (lower is better), or None as :func:`auroc`
+    """
+    from sklearn.metrics import roc_curve
+
+    y, s = _prepare(is_positive, scores)
+    if y is None:
+        return None
+    fpr, tprs, _ = roc_curve(y, s)
+    return float(fpr[np.searchsorted(tprs, tpr, side="left")])
+
+
+def score_table(is_positive, scores):
+    """AUROC, AP and FPR@95%TPR for several scores at once.
+
+    Args:
+        is_positive: (N,) bool
+        scores: dict name -> (N,) float, each oriented higher = more
+            suspicious (see :func:`fiftyone_curvature.dynamics.suspicion`)
+
+    Returns:
+        a dict name -> ``{"auroc": float, "ap": float, "fpr95": float}``
+        (values None where undefined), in the order of ``scores``
+    """
+    return {
+        name: {
+            "auroc": auroc(is_positive, values),
+            "ap": average_precision(is_positive, values),
+            "fpr95": fpr_at_tpr(is_positive, values),
+        }
+        for name, values in scores.items()
+    }

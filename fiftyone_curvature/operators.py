@@ -1,0 +1,609 @@
+"""App operators: compute, load view, info, delete, tag for relabeling.
+
+Only parameters are parsed here; the work is done by the SDK. Heavy modules
+(torch, the engine) are imported when an operator executes, never when the
+App loads the plugin.
+"""
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+
+#: model names offered in the form (fiftyone_curvature.models.MODELS plus
+#: "auto"; kept literal so that listing operators never imports torch)
+MODEL_CHOICES = ("auto", "small_cnn", "small_resnet", "resnet18")
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+#: form parameter -> (default, description)
+_TRAINING_PARAMS = {
+    "epochs": (30, "Training epochs; curvature is averaged over them"),
+    "probes": (2, "Rademacher probes per scored epoch"),
+    "h": (1e-3, "Finite-difference step"),
+    "score_every": (1, "Score curvature every k-th epoch (last always)"),
+    "image_size": (32, "Working resolution; smaller images keep their size"),
+    "seed": (0, "Random seed"),
+}
+
+
+def _curvature_runs(dataset):
+    from .runs import Curvature
+
+    return dataset.list_brain_runs(type=Curvature)
+
+
+def _run_key_input(ctx, inputs, label="Curvature run"):
+    """Adds a dropdown of the dataset's curvature runs; returns the chosen
+    key or None."""
+    keys = _curvature_runs(ctx.dataset)
+    if not keys:
+        prop = inputs.view(
+            "no_runs",
+            types.Warning(
+                label="This dataset has no curvature runs",
+                description="Run compute_curvature first",
+            ),
+        )
+        prop.invalid = True
+        return None
+    choices = types.DropdownView()
+    for key in keys:
+        choices.add_choice(key, label=key)
+    inputs.enum("key", choices.values(), required=True, label=label,
+                default=keys[0] if len(keys) == 1 else None, view=choices)
+    key = ctx.params.get("key")
+    return key if key in keys else None
+
+
+def _progress_label(info):
+    if info.get("phase") == "epoch":
+        eta = info.get("eta") or 0.0
+        return (f"epoch {info['epoch']}/{info['epochs']}, train accuracy "
+                f"{info.get('train_accuracy', 0):.1%}, ETA {eta:.0f} s")
+    if info.get("phase") == "load":
+        return f"reading images {info['done']}/{info['total']}"
+    return "writing fields and views"
+
+
+# --------------------------------------------------------------------------
+# compute_curvature
+
+
+class ComputeCurvature(foo.Operator):
+    """Trains on a label field and writes curvature fields and views."""
+
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="compute_curvature",
+            label="Curvature: compute",
+            description=(
+                "Train a classifier and score each sample by its loss "
+                "curvature over training (memorized / mislabeled samples)"
+            ),
+            dynamic=True,
+            execute_as_generator=True,
+            allow_immediate_execution=True,
+            allow_delegated_execution=True,
+            default_choice_to_delegated=True,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        _compute_inputs(ctx, inputs)
+        return types.Property(
+            inputs, view=types.View(label="Compute curvature")
+        )
+
+    def execute(self, ctx):
+        kwargs = _compute_kwargs(ctx.params)
+        target = ctx.target_view()
+        if ctx.delegated:
+
+            def progress(info):
+                ctx.set_progress(progress=info["fraction"],
+                                 label=_progress_label(info))
+
+            _run_compute(target, kwargs, progress)
+        else:
+            for info in _threaded_compute(target, kwargs):
+                yield ctx.ops.set_progress(
+                    label=_progress_label(info), progress=info["fraction"]
+                )
+        yield ctx.ops.reload_dataset()
+
+    def __call__(
+        self,
+        sample_collection,
+        label_field,
+        curvature_field="curvature",
+        model="auto",
+        epochs=30,
+        probes=2,
+        h=1e-3,
+        score_every=1,
+        image_size=32,
+        device="auto",
+        seed=0,
+        delegate=False,
+    ):
+        """Runs the operator from Python (see
+        :func:`fiftyone_curvature.compute_curvature` for the arguments);
+        ``delegate=True`` queues it for a delegated-operations worker."""
+        params = dict(
+            label_field=label_field, curvature_field=curvature_field,
+            model=model, epochs=epochs, probes=probes, h=h,
+            score_every=score_every, image_size=image_size, device=device,
+            seed=seed,
+        )
+        return foo.execute_operator(
+            self.uri,
+            dict(view=sample_collection.view()),
+            params=params,
+            request_delegation=delegate,
+        )
+
+
+def _compute_kwargs(params):
+    kwargs = {
+        "label_field": params["label_field"],
+        "curvature_field": params.get("curvature_field") or "curvature",
+        "model": params.get("model") or "auto",
+        "device": params.get("device") or "auto",
+    }
+    for name, (default, _) in _TRAINING_PARAMS.items():
+        value = params.get(name)
+        kwargs[name] = default if value is None else value
+    for name in ("epochs", "probes", "score_every", "image_size", "seed"):
+        kwargs[name] = int(kwargs[name])
+    kwargs["h"] = float(kwargs["h"])
+    return kwargs
+
+
+def _run_compute(samples, kwargs, progress):
+    from .core import compute_curvature
+
+    kwargs = dict(kwargs)
+    label_field = kwargs.pop("label_field")
+    compute_curvature(samples, label_field, progress=progress, **kwargs)
+
+
+def _threaded_compute(samples, kwargs):
+    """Runs the computation in a thread and yields its progress dicts, so
+    that an immediate (generator) execution can stream progress to the
+    App."""
+    import queue
+    import threading
+
+    events = queue.Queue()
+    done = object()
+    failure = []
+
+    def work():
+        try:
+            _run_compute(samples, kwargs, events.put)
+        except BaseException as e:  # re-raised in the caller's thread
+            failure.append(e)
+        finally:
+            events.put(done)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    while True:
+        info = events.get()
+        if info is done:
+            break
+        yield info
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def _compute_inputs(ctx, inputs):
+    import fiftyone as fo
+
+    target_view = ctx.target_view()
+    schema = target_view.get_field_schema(
+        ftype=fo.EmbeddedDocumentField, embedded_doc_type=fo.Classification
+    )
+    label_fields = sorted(schema)
+    if not label_fields:
+        prop = inputs.view(
+            "no_labels",
+            types.Warning(
+                label="No Classification field",
+                description=(
+                    "Curvature trains on an fo.Classification label field; "
+                    "this collection has none"
+                ),
+            ),
+        )
+        prop.invalid = True
+        return False
+    choices = types.DropdownView()
+    for name in label_fields:
+        choices.add_choice(name, label=name)
+    inputs.enum(
+        "label_field", choices.values(), required=True,
+        label="Label field",
+        description="The labels to train on (never modified)",
+        default=label_fields[0] if len(label_fields) == 1 else None,
+        view=choices,
+    )
+    key_prop = inputs.str(
+        "curvature_field", default="curvature", required=True,
+        label="Curvature field / run key",
+        description=(
+            "Output field and brain key; the other fields are named "
+            "<key>_<suffix>"
+        ),
+    )
+    key = ctx.params.get("curvature_field") or "curvature"
+    label_field = ctx.params.get("label_field")
+    error = _key_error(ctx.dataset, key, label_field)
+    if error:
+        key_prop.invalid = True
+        key_prop.error_message = error
+    model_choices = types.DropdownView()
+    for name in MODEL_CHOICES:
+        model_choices.add_choice(name, label=name)
+    inputs.enum(
+        "model", model_choices.values(), default="auto", label="Model",
+        description=(
+            "auto: small_cnn under 16 px, resnet18 on a GPU, small_resnet on "
+            "CPU"
+        ),
+        view=model_choices,
+    )
+    for name, (default, description) in _TRAINING_PARAMS.items():
+        label = name.replace("_", " ").capitalize()
+        if isinstance(default, float):
+            inputs.float(name, default=default, label=label,
+                         description=description)
+        else:
+            inputs.int(name, default=default, min=0 if name == "seed"
+                       else 1, label=label, description=description)
+    device_choices = types.DropdownView()
+    for name in DEVICE_CHOICES:
+        device_choices.add_choice(name, label=name)
+    inputs.enum("device", device_choices.values(), default="auto",
+                label="Device", view=device_choices)
+    if error:
+        return False
+    from .views import view_names
+
+    names = ", ".join(view_names(key))
+    inputs.view(
+        "views_notice",
+        types.Notice(
+            label=(
+                f"Writes {key}, {key}_epochs, {key}_percentile, "
+                f"{key}_prediction and {key}_<score> fields; saves the "
+                f"views {names}"
+            )
+        ),
+    )
+    if key in _curvature_runs(ctx.dataset):
+        inputs.view(
+            "overwrite_notice",
+            types.Warning(label=f"Run {key!r} exists and will be replaced"),
+        )
+    return True
+
+
+def _key_error(dataset, key, label_field):
+    from .runs import output_fields
+
+    if not key.isidentifier():
+        return "The key must be a valid Python identifier"
+    if label_field and label_field in output_fields(key):
+        return f"The run would overwrite the label field {label_field!r}"
+    runs = dataset.list_brain_runs()
+    ours = _curvature_runs(dataset)
+    if key in runs and key not in ours:
+        return f"Brain run {key!r} exists and is not a curvature run"
+    if key not in ours:
+        schema = dataset.get_field_schema()
+        taken = [f for f in output_fields(key) if f in schema]
+        if taken:
+            return f"Fields {taken} exist; choose another key"
+    return None
+
+
+# --------------------------------------------------------------------------
+# load_curvature_view
+
+
+class LoadCurvatureView(foo.Operator):
+    """Loads the samples of a run (by curvature) or one of its views."""
+
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="load_curvature_view",
+            label="Curvature: load view",
+            dynamic=True,
+            view_target=False,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        key = _run_key_input(ctx, inputs)
+        if key is not None:
+            choices = types.RadioGroup()
+            choices.add_choice("all", label="All samples of the run",
+                               description="sorted by curvature, highest "
+                               "first")
+            existing = set(ctx.dataset.list_saved_views())
+            info = ctx.dataset.get_brain_info(key)
+            for name in info.config.views:
+                if name in existing:
+                    choices.add_choice(name, label=name)
+            inputs.enum("view", choices.values(), default="all",
+                        label="View", view=choices)
+        return types.Property(inputs,
+                              view=types.View(label="Load curvature view"))
+
+    def execute(self, ctx):
+        key = ctx.params["key"]
+        name = ctx.params.get("view") or "all"
+        if name == "all":
+            view = ctx.dataset.load_brain_view(key).sort_by(key,
+                                                            reverse=True)
+            ctx.ops.set_view(view=view)
+        else:
+            ctx.ops.set_view(name=name)
+        return {"key": key, "view": name}
+
+    def __call__(self, sample_collection, key, view="all"):
+        """Runs the operator from Python; returns the execution result."""
+        return foo.execute_operator(
+            self.uri,
+            dict(dataset=sample_collection._root_dataset.name),
+            params={"key": key, "view": view},
+        )
+
+
+# --------------------------------------------------------------------------
+# get_curvature_info
+
+
+class GetCurvatureInfo(foo.Operator):
+    """Shows a run's config, fields, views and training summary."""
+
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="get_curvature_info",
+            label="Curvature: get info",
+            dynamic=True,
+            view_target=False,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        _run_key_input(ctx, inputs)
+        return types.Property(inputs,
+                              view=types.View(label="Curvature run info"))
+
+    def execute(self, ctx):
+        return run_info(ctx.dataset, ctx.params["key"])
+
+    def resolve_output(self, ctx):
+        outputs = types.Object()
+        outputs.str("key", label="Run key")
+        outputs.str("timestamp", label="Computed at")
+        outputs.str("label_field", label="Label field")
+        outputs.int("num_samples", label="Samples")
+        outputs.float("final_train_accuracy", label="Final train accuracy")
+        outputs.list("fields", types.String(), label="Fields written")
+        outputs.list("views", types.String(), label="Saved views")
+        outputs.obj("tracking", label="Training and scoring config",
+                    view=types.JSONView())
+        return types.Property(outputs,
+                              view=types.View(label="Curvature run info"))
+
+    def __call__(self, sample_collection, key):
+        """Runs the operator from Python; ``.result`` holds the info."""
+        return foo.execute_operator(
+            self.uri,
+            dict(dataset=sample_collection._root_dataset.name),
+            params={"key": key},
+        )
+
+
+def run_info(dataset, key):
+    """A JSON-able summary of a curvature run (used by the info operator).
+
+    Returns:
+        a dict with key, timestamp, label_field, classes, num_samples,
+        final_train_accuracy, fields, views, tracking
+    """
+    from .runs import Curvature
+
+    if key not in _curvature_runs(dataset):
+        raise ValueError(f"No curvature run {key!r}; the dataset has "
+                         f"{_curvature_runs(dataset)}")
+    info = dataset.get_brain_info(key)
+    config = info.config
+    meta = dict(Curvature._get_run_doc(dataset, key).results_meta or {})
+    return {
+        "key": key,
+        "timestamp": str(info.timestamp),
+        "label_field": config.label_field,
+        "classes": config.classes,
+        "num_samples": meta.get("num_samples"),
+        "final_train_accuracy": meta.get("final_train_accuracy"),
+        "fields": config.output_fields(),
+        "views": list(config.views),
+        "tracking": dict(config.tracking),
+    }
+
+
+# --------------------------------------------------------------------------
+# delete_curvature_run
+
+
+class DeleteCurvatureRun(foo.Operator):
+    """Deletes a run with every field and saved view it created."""
+
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="delete_curvature_run",
+            label="Curvature: delete run",
+            dynamic=True,
+            view_target=False,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        key = _run_key_input(ctx, inputs)
+        if key is not None:
+            config = ctx.dataset.get_brain_info(key).config
+            inputs.view(
+                "delete_warning",
+                types.Warning(
+                    label=f"Deletes run {key!r}",
+                    description=(
+                        "Removes the fields "
+                        + ", ".join(config.output_fields())
+                        + " and the saved views "
+                        + (", ".join(config.views) or "(none)")
+                        + f"; the label field {config.label_field!r} stays"
+                    ),
+                ),
+            )
+        return types.Property(inputs,
+                              view=types.View(label="Delete curvature run"))
+
+    def execute(self, ctx):
+        key = ctx.params["key"]
+        if key not in _curvature_runs(ctx.dataset):
+            raise ValueError(f"No curvature run {key!r}")
+        ctx.dataset.delete_brain_run(key)
+        ctx.ops.reload_dataset()
+        return {"deleted": key}
+
+    def __call__(self, sample_collection, key):
+        """Runs the operator from Python."""
+        return foo.execute_operator(
+            self.uri,
+            dict(dataset=sample_collection._root_dataset.name),
+            params={"key": key},
+        )
+
+
+# --------------------------------------------------------------------------
+# tag_for_relabel
+
+
+class TagForRelabel(foo.Operator):
+    """Tags the most memorized samples of a run for relabeling."""
+
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="tag_for_relabel",
+            label="Curvature: tag for relabeling",
+            dynamic=True,
+            view_target=False,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        key = _run_key_input(ctx, inputs)
+        if key is None:
+            return types.Property(inputs)
+        inputs.str("tag", default="relabel", required=True, label="Tag")
+        scope = types.RadioGroup()
+        scope.add_choice("all", label="All samples of the run")
+        scope.add_choice(
+            "likely_mislabeled", label="Likely mislabeled only",
+            description="high curvature and the network disagrees with "
+            "the label",
+        )
+        inputs.enum("scope", scope.values(), default="all", label="Among",
+                    view=scope)
+        mode = types.RadioGroup()
+        mode.add_choice("top_k", label="Top k by curvature")
+        mode.add_choice("percentile", label="Curvature percentile at least")
+        inputs.enum("mode", mode.values(), default="top_k", label="Select",
+                    view=mode)
+        if ctx.params.get("mode", "top_k") == "top_k":
+            inputs.int("k", default=100, min=1, label="k")
+        else:
+            inputs.float("percentile", default=0.9, min=0.0, max=1.0,
+                         label="Minimum percentile (1 = highest)")
+        count = None
+        try:
+            count = len(_relabel_view(ctx.dataset, key, ctx.params))
+        except Exception:  # incomplete form
+            pass
+        if count is not None:
+            inputs.view("count", types.Notice(
+                label=f"{count} sample(s) will be tagged "
+                f"{ctx.params.get('tag') or 'relabel'!r}"))
+        return types.Property(inputs,
+                              view=types.View(label="Tag for relabeling"))
+
+    def execute(self, ctx):
+        key = ctx.params["key"]
+        tag = ctx.params.get("tag") or "relabel"
+        view = _relabel_view(ctx.dataset, key, ctx.params)
+        view.tag_samples(tag)
+        ctx.ops.reload_dataset()
+        return {"tag": tag, "tagged": len(view)}
+
+    def __call__(self, sample_collection, key, tag="relabel", k=None,
+                 percentile=None, scope="all"):
+        """Runs the operator from Python: pass ``k`` (top k) or
+        ``percentile`` (minimum curvature percentile)."""
+        if (k is None) == (percentile is None):
+            raise ValueError("Pass exactly one of k and percentile")
+        params = {"key": key, "tag": tag, "scope": scope,
+                  "mode": "top_k" if k is not None else "percentile"}
+        if k is not None:
+            params["k"] = k
+        else:
+            params["percentile"] = percentile
+        return foo.execute_operator(
+            self.uri,
+            dict(dataset=sample_collection._root_dataset.name),
+            params=params,
+        )
+
+
+def _relabel_view(dataset, key, params):
+    from fiftyone import ViewField as F
+
+    from .views import VIEW_BUILDERS, resolve_thresholds
+
+    config = dataset.get_brain_info(key).config
+    view = dataset.load_brain_view(key).match(F(key).exists())
+    scope = params.get("scope") or "all"
+    if scope == "likely_mislabeled":
+        view, _ = VIEW_BUILDERS["likely_mislabeled"](
+            view, key, config.label_field,
+            resolve_thresholds(config.thresholds),
+        )
+    elif scope != "all":
+        raise ValueError(f"Unknown scope {scope!r}; valid ones are "
+                         "('all', 'likely_mislabeled')")
+    mode = params.get("mode") or "top_k"
+    if mode == "top_k":
+        return view.sort_by(key, reverse=True).limit(int(params.get("k")
+                                                         or 100))
+    if mode == "percentile":
+        p = params.get("percentile")
+        p = 0.9 if p is None else float(p)
+        return view.match(F(f"{key}_percentile") >= p)
+    raise ValueError(f"Unknown mode {mode!r}; valid ones are "
+                     "('top_k', 'percentile')")
+
+
+OPERATORS = (
+    ComputeCurvature,
+    LoadCurvatureView,
+    GetCurvatureInfo,
+    DeleteCurvatureRun,
+    TagForRelabel,
+)

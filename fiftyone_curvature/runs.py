@@ -1,0 +1,253 @@
+"""The brain-style run record of a curvature computation (config, results).
+
+FiftyOne finds the run class of :class:`CurvatureConfig` by stripping
+"Config", so the three classes live together here. This module imports
+neither torch nor the engine: the App loads run records to list them.
+"""
+
+import numpy as np
+
+import fiftyone.core.brain as fob
+import fiftyone.core.utils as fou
+
+from . import views as cv_views
+from .dynamics import SCORES
+
+
+def output_fields(key, score_names=None):
+    """The sample fields a run with key ``key`` writes.
+
+    Args:
+        key: the run key, which is also its curvature field
+        score_names (None): the training-dynamics scores written (None: all
+            of :data:`fiftyone_curvature.dynamics.SCORES`)
+
+    Returns:
+        a list of field names: ``key`` (mean curvature), ``key_epochs``,
+        ``key_percentile``, ``key_prediction`` and ``key_<score>``
+    """
+    names = list(SCORES) if score_names is None else list(score_names)
+    return [
+        key,
+        f"{key}_epochs",
+        f"{key}_percentile",
+        f"{key}_prediction",
+    ] + [f"{key}_{name}" for name in names]
+
+
+class CurvatureConfig(fob.BrainMethodConfig):
+    """Configuration of a curvature run.
+
+    Args:
+        label_field: the fo.Classification field trained on
+        curvature_field ("curvature"): the output field; also the run key
+        classes (None): class names, in index order
+        image_size (32): the working-resolution parameter used
+        tracking (None): the full
+            :class:`fiftyone_curvature.config.TrackingConfig` as a dict
+            (resolved, e.g. the model "auto" picked, once the run finished)
+        thresholds (None): the saved views' thresholds, see
+            :func:`fiftyone_curvature.views.build_views`
+        score_names (None): the training-dynamics scores written
+        views (None): the names of the saved views the run created
+    """
+
+    def __init__(
+        self,
+        label_field,
+        curvature_field="curvature",
+        classes=None,
+        image_size=32,
+        tracking=None,
+        thresholds=None,
+        score_names=None,
+        views=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.label_field = label_field
+        self.curvature_field = curvature_field
+        self.classes = classes
+        self.image_size = image_size
+        self.tracking = tracking or {}
+        self.thresholds = thresholds or {}
+        self.score_names = (
+            list(SCORES) if score_names is None else list(score_names)
+        )
+        self.views = list(views) if views is not None else []
+
+    @property
+    def type(self):
+        return "curvature"
+
+    @property
+    def method(self):
+        return self.tracking.get("estimator", "fd")
+
+    def output_fields(self):
+        """The sample fields this run writes."""
+        return output_fields(self.curvature_field, self.score_names)
+
+
+class Curvature(fob.BrainMethod):
+    """A curvature run: knows its fields and saved views."""
+
+    def ensure_requirements(self):
+        pass
+
+    def get_fields(self, samples, brain_key):
+        return [self.config.label_field] + self.config.output_fields()
+
+    def cleanup(self, samples, brain_key):
+        dataset = samples._root_dataset
+        schema = dataset.get_field_schema()
+        present = [f for f in self.config.output_fields() if f in schema]
+        if present:
+            dataset.delete_sample_fields(present, error_level=1)
+        cv_views.delete_views(dataset, self.config.views)
+
+    def rename(self, samples, brain_key, new_brain_key):
+        dataset = samples._root_dataset
+        old = self.config.output_fields()
+        new = output_fields(new_brain_key, self.config.score_names)
+        schema = dataset.get_field_schema()
+        taken = [f for f in new if f in schema]
+        if taken:
+            raise ValueError(
+                f"Cannot rename curvature run {brain_key!r} to "
+                f"{new_brain_key!r}: fields {taken} already exist"
+            )
+        dataset.rename_sample_fields(
+            {o: n for o, n in zip(old, new) if o in schema}
+        )
+        had_views = bool(self.config.views)
+        cv_views.delete_views(dataset, self.config.views)
+        self.config.curvature_field = new_brain_key
+        self.config.views = []
+        if had_views:
+            run_samples = self.load_run_view(samples, brain_key)
+            self.config.views = cv_views.save_views(
+                run_samples,
+                new_brain_key,
+                self.config.label_field,
+                self.config.thresholds,
+            )
+        self.update_run_config(samples, brain_key, self.config)
+
+    def _validate_run(self, samples, brain_key, existing_info):
+        self._validate_fields_match(
+            brain_key, "curvature_field", existing_info
+        )
+
+
+class CurvatureResults(fob.BrainResults):
+    """What a curvature run keeps beyond its sample fields.
+
+    Args:
+        samples: the collection the run was computed on
+        config: the :class:`CurvatureConfig`
+        brain_key: the run key
+        sample_ids: (N,) ids of the samples trained on, in row order
+        curvature: (N,) mean curvature, higher = more likely memorized
+        curvature_epochs: (N, E) curvature at each scored epoch, higher =
+            more likely memorized
+        scored_epochs: the E 1-based epochs that were scored
+        history: one dict per training epoch (train_loss, train_accuracy,
+            lr, train_seconds, score_seconds, scored)
+        classes: the K class names
+        image_size: the (H, W) the images were trained at
+        normalization: per-channel mean/std of the inputs
+        train_seconds / score_seconds: wall time of each phase
+        backend (None): a :class:`Curvature`
+    """
+
+    _ARRAY_FIELDS = ("sample_ids", "curvature", "curvature_epochs")
+
+    def __init__(
+        self,
+        samples,
+        config,
+        brain_key,
+        sample_ids,
+        curvature,
+        curvature_epochs,
+        scored_epochs,
+        history,
+        classes,
+        image_size=None,
+        normalization=None,
+        train_seconds=None,
+        score_seconds=None,
+        backend=None,
+    ):
+        super().__init__(samples, config, brain_key, backend=backend)
+        self.sample_ids = np.asarray(sample_ids, dtype=str)
+        self.curvature = np.asarray(curvature, dtype=np.float64)
+        self.curvature_epochs = np.asarray(curvature_epochs,
+                                           dtype=np.float32)
+        self.scored_epochs = [int(e) for e in scored_epochs]
+        self.history = list(history)
+        self.classes = list(classes)
+        self.image_size = list(image_size) if image_size else None
+        self.normalization = normalization
+        self.train_seconds = train_seconds
+        self.score_seconds = score_seconds
+
+    @property
+    def num_samples(self):
+        return len(self.sample_ids)
+
+    def epochs_of(self, sample_ids):
+        """(M, E) per-epoch curvature of the given sample ids (NaN rows for
+        ids outside the run), higher = more likely memorized."""
+        row = {sid: i for i, sid in enumerate(self.sample_ids)}
+        out = np.full(
+            (len(sample_ids), self.curvature_epochs.shape[1]), np.nan,
+            np.float32,
+        )
+        for j, sid in enumerate(sample_ids):
+            i = row.get(sid)
+            if i is not None:
+                out[j] = self.curvature_epochs[i]
+        return out
+
+    def get_meta(self):
+        return {
+            "num_samples": int(self.num_samples),
+            "scored_epochs": len(self.scored_epochs),
+            "final_train_accuracy": (
+                self.history[-1]["train_accuracy"] if self.history else None
+            ),
+        }
+
+    def attributes(self):
+        return [
+            a for a in super().attributes() if a not in self._ARRAY_FIELDS
+        ]
+
+    def serialize(self, reflective=False):
+        d = super().serialize(reflective=reflective)
+        for name in self._ARRAY_FIELDS:
+            d[name] = fou.serialize_numpy_array(getattr(self, name),
+                                                ascii=True)
+        return d
+
+    @classmethod
+    def _from_dict(cls, d, samples, config, brain_key):
+        arrays = {
+            name: fou.deserialize_numpy_array(d[name], ascii=True)
+            for name in cls._ARRAY_FIELDS
+        }
+        return cls(
+            samples,
+            config,
+            brain_key,
+            scored_epochs=d["scored_epochs"],
+            history=d["history"],
+            classes=d["classes"],
+            image_size=d.get("image_size"),
+            normalization=d.get("normalization"),
+            train_seconds=d.get("train_seconds"),
+            score_seconds=d.get("score_seconds"),
+            **arrays,
+        )
