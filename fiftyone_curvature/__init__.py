@@ -9,6 +9,10 @@ Public API (heavy modules are imported on first use):
 - :class:`CurvatureConfig` / :class:`CurvatureResults`: its run record
 - :func:`auroc`, :func:`average_precision`, :func:`score_table`: metrics for
   scores against known corrupted samples
+- :func:`evaluate_corruption`: inject known label noise, train, and measure
+  how well curvature and every training-dynamics score find it (a run)
+- :func:`compare_scores` / :func:`import_reference`: compare a score field
+  with reference memorization scores imported from .npy / .npz / .csv
 """
 
 import importlib
@@ -29,6 +33,10 @@ _LAZY = {
     "auroc": "metrics",
     "average_precision": "metrics",
     "score_table": "metrics",
+    "evaluate_corruption": "evaluation",
+    "CorruptionEvaluationResults": "evaluation",
+    "compare_scores": "reference",
+    "import_reference": "reference",
 }
 
 __all__ = sorted(_LAZY)

@@ -1,0 +1,268 @@
+"""Corruption-injection evaluation: noise injection, metrics, the run."""
+
+import numpy as np
+import pytest
+
+from fiftyone_curvature.evaluation import (
+    METRICS,
+    SCORE_NAMES,
+    _pr_on_grid,
+    _roc_on_grid,
+    detection_metrics,
+    inject_noise,
+    precision_recall_at_k,
+    random_mapping,
+)
+
+# --------------------------------------------------------------------------
+# pure numpy
+
+
+def test_symmetric_noise_flips_exact_count_to_other_classes():
+    y = np.repeat(np.arange(10), 100)
+    noisy, corrupted, mapping = inject_noise(y, 10, 0.1, seed=3)
+    assert mapping is None
+    assert corrupted.sum() == 100
+    assert (noisy[corrupted] != y[corrupted]).all()
+    assert (noisy[~corrupted] == y[~corrupted]).all()
+    assert noisy.min() >= 0 and noisy.max() < 10
+    # the input is not modified, the draw is reproducible
+    assert (y == np.repeat(np.arange(10), 100)).all()
+    again = inject_noise(y, 10, 0.1, seed=3)
+    assert (again[0] == noisy).all() and (again[1] == corrupted).all()
+    assert not (inject_noise(y, 10, 0.1, seed=4)[1] == corrupted).all()
+
+
+def test_symmetric_noise_targets_are_uniform_over_other_classes():
+    y = np.zeros(20000, dtype=int)
+    noisy, corrupted, _ = inject_noise(y, 5, 0.5, seed=0)
+    counts = np.bincount(noisy[corrupted], minlength=5)
+    assert counts[0] == 0
+    assert np.allclose(counts[1:] / corrupted.sum(), 0.25, atol=0.02)
+
+
+def test_asymmetric_noise_follows_mapping_per_class():
+    y = np.repeat(np.arange(4), 50)
+    noisy, corrupted, used = inject_noise(
+        y, 4, 0.2, kind="asymmetric", mapping={0: 1, 2: 3}, seed=0
+    )
+    assert used == {0: 1, 2: 3}
+    assert corrupted[y == 0].sum() == 10 and corrupted[y == 2].sum() == 10
+    assert not corrupted[(y == 1) | (y == 3)].any()
+    assert (noisy[corrupted & (y == 0)] == 1).all()
+    assert (noisy[corrupted & (y == 2)] == 3).all()
+
+
+def test_random_mapping_is_one_cycle_without_fixed_points():
+    m = random_mapping(7, np.random.default_rng(1))
+    assert sorted(m) == list(range(7)) and sorted(m.values()) == list(
+        range(7))
+    assert all(s != d for s, d in m.items())
+    seen, c = set(), 0
+    while c not in seen:
+        seen.add(c)
+        c = m[c]
+    assert len(seen) == 7
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(noise=0.0), "noise must be in"),
+        (dict(noise=1.0), "noise must be in"),
+        (dict(kind="pairs"), "valid ones are"),
+        (dict(mapping={0: 1}), "only used with kind='asymmetric'"),
+        (dict(kind="asymmetric", mapping={0: 0}), "to itself"),
+        (dict(kind="asymmetric", mapping={0: 9}), "outside"),
+        (dict(noise=0.001), "flips no label"),
+    ],
+)
+def test_inject_noise_errors(kwargs, message):
+    args = dict(noise=0.1)
+    args.update(kwargs)
+    with pytest.raises(ValueError, match=message):
+        inject_noise(np.arange(40) % 4, 4, **args)
+
+
+def test_precision_recall_at_k_exact():
+    y = np.array([1, 0, 1, 0, 0, 1], bool)
+    s = np.array([0.9, 0.8, 0.1, 0.7, np.nan, 0.95])
+    # top 3: idx 5, 0, 1 -> 2 hits of 3 positives
+    assert precision_recall_at_k(y, s) == (2 / 3, 2 / 3)
+    assert precision_recall_at_k(y, s, k=2) == (1.0, 2 / 3)
+    assert precision_recall_at_k(np.zeros(3, bool), [1, 2, 3]) == (None,
+                                                                   None)
+
+
+def test_detection_metrics_perfect_and_inverted():
+    y = np.array([0] * 90 + [1] * 10, bool)
+    s = np.arange(100.0)
+    good = detection_metrics(y, s)
+    assert set(good) == set(METRICS)
+    assert good["auroc"] == 1.0 and good["ap"] == pytest.approx(1.0)
+    assert good["fpr95"] == 0.0 and good["precision_at_k"] == 1.0
+    bad = detection_metrics(y, -s)
+    assert bad["auroc"] == 0.0 and bad["fpr95"] == 1.0
+    assert bad["recall_at_k"] == 0.0
+    grid = np.linspace(0, 1, 11)
+    assert np.allclose(_roc_on_grid(y, s, grid), 1.0)
+    assert np.allclose(_pr_on_grid(y, s, grid), 1.0)
+    assert _roc_on_grid(y, -s, grid)[0] == 0.0
+
+
+# --------------------------------------------------------------------------
+# the run on a FiftyOne dataset
+
+TRAIN = dict(epochs=5, probes=1, model="small_cnn", batch_size=64)
+
+
+@pytest.fixture(scope="module")
+def evaluated(digits_maker):
+    from fiftyone_curvature import evaluate_corruption
+
+    dataset = digits_maker(n=240, noise=0.0)
+    before = dataset.values("ground_truth.label")
+    fields_before = set(dataset.get_field_schema())
+    events = []
+    results = evaluate_corruption(
+        dataset, "ground_truth", noise=0.1, seeds=(0, 1), key="ev",
+        progress=events.append, **TRAIN,
+    )
+    yield dataset, results, before, fields_before, events
+    dataset.delete()
+
+
+def test_labels_untouched_and_fields_written(evaluated):
+    dataset, results, before, fields_before, _ = evaluated
+    assert dataset.values("ground_truth.label") == before
+    added = set(dataset.get_field_schema()) - fields_before
+    assert added == set(results.config.output_fields())
+    assert {"ev_corrupted", "ev_label", "ev", "ev_epochs", "ev_csl",
+            "ev_prediction"} <= added
+    corrupted = np.array(dataset.values("ev_corrupted"))
+    assert corrupted.sum() == 24
+    assert (corrupted == results.corrupted[0]).all()
+    trained = np.array(dataset.values("ev_label.label"))
+    truth = np.array(before)
+    assert (trained[corrupted] != truth[corrupted]).all()
+    assert (trained[~corrupted] == truth[~corrupted]).all()
+
+
+def test_results_shapes_metrics_and_seeds(evaluated):
+    dataset, results, *_ = evaluated
+    assert results.seeds == [0, 1]
+    assert results.corrupted.shape == (2, 240)
+    assert not (results.corrupted[0] == results.corrupted[1]).all()
+    assert results.score_names == list(SCORE_NAMES)
+    summary = results.summary()
+    for name in SCORE_NAMES:
+        for metric in METRICS:
+            m = summary[name][metric]
+            assert len(m["values"]) == 2
+            assert m["mean"] == pytest.approx(np.mean(m["values"]))
+            assert m["std"] == pytest.approx(np.std(m["values"]))
+    # the flipped samples rank high by the loss-based scores even after
+    # five epochs, and above chance by curvature
+    assert summary["csl"]["auroc"]["mean"] > 0.85
+    assert summary["curvature"]["auroc"]["mean"] > 0.55
+    # precision == recall at k = number corrupted
+    for name in SCORE_NAMES:
+        p = summary[name]["precision_at_k"]["values"]
+        r = summary[name]["recall_at_k"]["values"]
+        assert p == pytest.approx(r)
+    assert results.epoch_auroc.shape == (2, 5)
+    per_epoch = results.epoch_auroc_summary()
+    assert per_epoch["epochs"] == [1, 2, 3, 4, 5]
+    assert len(per_epoch["mean"]) == 5
+    roc = results.roc_curves()
+    assert set(roc) == set(SCORE_NAMES)
+    tpr = np.array(roc["curvature"]["tpr"])
+    assert tpr[0] >= 0 and tpr[-1] == 1.0 and (np.diff(tpr) >= -1e-12).all()
+    pr = results.pr_curves(["csl"])
+    assert len(pr["csl"]["precision"]) == len(pr["csl"]["recall"])
+    text = results.table()
+    assert "curvature" in text and "±" in text
+    d = results.to_summary_dict()
+    assert d["num_corrupted"] == [24, 24] and d["n"] == 240
+
+
+def test_progress_events_cover_both_seeds(evaluated):
+    events = evaluated[4]
+    epochs = [e for e in events if e["phase"] == "epoch"]
+    assert len(epochs) == 10
+    assert [e["seed"] for e in epochs] == [0] * 5 + [1] * 5
+    fractions = [e["fraction"] for e in events]
+    assert fractions == sorted(fractions) and fractions[-1] < 1.0
+
+
+def test_run_listed_loaded_and_view_sorted(evaluated):
+    from fiftyone_curvature.evaluation import CorruptionEvaluationResults
+    from fiftyone_curvature.runs import Curvature
+
+    dataset, results, *_ = evaluated
+    assert "ev" in dataset.list_brain_runs()
+    assert "ev" in dataset.list_brain_runs(type="curvature_evaluation")
+    # a curvature run too: the load-view / info / delete operators list it
+    assert "ev" in dataset.list_brain_runs(type=Curvature)
+    info = dataset.get_brain_info("ev")
+    assert info.config.noise == 0.1 and info.config.seeds == [0, 1]
+    dataset.clear_cache()
+    loaded = dataset.load_brain_results("ev", cache=False)
+    assert isinstance(loaded, CorruptionEvaluationResults)
+    assert (loaded.corrupted == results.corrupted).all()
+    assert loaded.metrics == results.metrics
+    assert np.allclose(loaded.scores["aum"], results.scores["aum"])
+    assert loaded.summary() == results.summary()
+    view = dataset.load_saved_view("ev_corrupted_samples")
+    assert len(view) == 24
+    assert all(view.values("ev_corrupted"))
+    values = view.values("ev")
+    assert values == sorted(values, reverse=True)
+
+
+def test_asymmetric_rename_and_delete(make_digits):
+    from fiftyone_curvature import evaluate_corruption
+
+    dataset = make_digits(n=120, noise=0.0)
+    fields = set(dataset.get_field_schema())
+    results = evaluate_corruption(
+        dataset, "ground_truth", noise=0.3, kind="asymmetric",
+        mapping={"1": "7", "3": "8"}, key="asym", progress=False,
+        **dict(TRAIN, epochs=2),
+    )
+    assert results.mappings == [{"1": "7", "3": "8"}]
+    truth = np.array(dataset.values("ground_truth.label"))
+    trained = np.array(dataset.values("asym_label.label"))
+    corrupted = np.array(dataset.values("asym_corrupted"))
+    assert set(truth[corrupted]) <= {"1", "3"}
+    assert set(trained[corrupted]) <= {"7", "8"}
+    dataset.rename_brain_run("asym", "asym2")
+    assert "asym2_corrupted" in dataset.get_field_schema()
+    assert dataset.list_saved_views() == ["asym2_corrupted_samples"]
+    dataset.delete_brain_run("asym2")
+    assert set(dataset.get_field_schema()) == fields
+    assert dataset.list_saved_views() == []
+    assert dataset.list_brain_runs() == []
+
+
+def test_evaluate_validation_errors(make_digits):
+    from fiftyone_curvature import evaluate_corruption
+
+    dataset = make_digits(n=40, noise=0.0)
+    with pytest.raises(ValueError, match="seeds"):
+        evaluate_corruption(dataset, "ground_truth", seed=1)
+    with pytest.raises(ValueError, match="distinct"):
+        evaluate_corruption(dataset, "ground_truth", seeds=[1, 1])
+    with pytest.raises(ValueError, match="Unknown option"):
+        evaluate_corruption(dataset, "ground_truth", epochz=3)
+    with pytest.raises(ValueError, match="no field 'nope'"):
+        evaluate_corruption(dataset, "nope")
+    with pytest.raises(ValueError, match="not classes of the label field"):
+        evaluate_corruption(dataset, "ground_truth", kind="asymmetric",
+                            mapping={"1": "cat"}, progress=False, epochs=1)
+    with pytest.raises(ValueError, match="exist and were not written"):
+        evaluate_corruption(dataset, "ground_truth", key="label")
+    dataset.clone_sample_field("ground_truth", "k_label")
+    with pytest.raises(ValueError, match="would be overwritten"):
+        evaluate_corruption(dataset, "k_label", key="k")
+    assert dataset.list_brain_runs() == []
