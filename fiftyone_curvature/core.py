@@ -344,7 +344,7 @@ class _Reporter:
         if self.callback is not None:
             self.callback({
                 "phase": "load",
-                "fraction": self._LOAD_SHARE * done / max(total, 1),
+                "fraction": round(self._LOAD_SHARE * done / max(total, 1), 4),
                 "done": done,
                 "total": total,
             })
@@ -355,12 +355,12 @@ class _Reporter:
         if self.callback is not None:
             info = dict(info)
             info["phase"] = "epoch"
-            info["fraction"] = self._LOAD_SHARE + (
+            info["fraction"] = round(self._LOAD_SHARE + (
                 1 - 2 * self._LOAD_SHARE
-            ) * info["epoch"] / info["epochs"]
+            ) * info["epoch"] / info["epochs"], 4)
             self.callback(info)
 
     def on_write(self):
         if self.callback is not None:
             self.callback({"phase": "write",
-                           "fraction": 1 - self._LOAD_SHARE})
+                           "fraction": round(1 - self._LOAD_SHARE, 4)})
