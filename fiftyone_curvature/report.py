@@ -1,0 +1,395 @@
+"""Static report of a run: PNG plots, a contact sheet and a metrics table."""
+
+import json
+import os
+
+import numpy as np
+
+#: the files :func:`write_report` can write
+REPORT_FILES = {
+    "roc": "roc.png",
+    "pr": "pr.png",
+    "histograms": "histograms.png",
+    "epochs": "epoch_auroc.png",
+    "contact_sheet": "top_curvature.png",
+    "metrics": "metrics.json",
+    "readme": "README.md",
+}
+
+
+def gather(samples, key, corrupted_field=None):
+    """Collects what a report or the panel shows for a run.
+
+    Args:
+        samples: the collection of the run
+        key: a curvature run or corruption evaluation key
+        corrupted_field (None): for a plain curvature run, a boolean field
+            marking the known-bad samples (e.g. the demo's ``flipped``);
+            ignored for an evaluation, which knows its corrupted samples
+
+    Returns:
+        a dict with ``key``, ``is_evaluation``, ``sample_ids`` (N,),
+        ``curvature`` (N,) (higher = more likely memorized), ``scores``
+        (name -> (N,) oriented higher = more suspicious, first seed),
+        ``corrupted`` ((N,) bool of the first seed, or None), ``summary``
+        (score -> metric -> mean/std/values, or None), ``roc`` / ``pr``
+        (mean curves per score, or {}), ``epochs`` (scored epochs),
+        ``epoch_auroc`` ({"mean", "std"} per scored epoch, or None),
+        ``epoch_mean`` (mean curvature per scored epoch), ``seeds``
+    """
+    from .dynamics import SCORES, suspicion
+    from .evaluation import (
+        CorruptionEvaluationResults,
+        SCORE_NAMES,
+        METRICS,
+        detection_metrics,
+    )
+
+    results = samples.load_brain_results(key)
+    ids = list(results.sample_ids)
+    is_eval = isinstance(results, CorruptionEvaluationResults)
+    out = {
+        "key": key,
+        "is_evaluation": is_eval,
+        "label_field": results.config.label_field,
+        "sample_ids": ids,
+        "curvature": np.asarray(results.curvature, dtype=np.float64),
+        "epochs": list(results.scored_epochs),
+        "epoch_mean": np.nanmean(results.curvature_epochs, axis=0).tolist()
+        if results.curvature_epochs.size else [],
+        "seeds": list(getattr(results, "seeds", [])),
+    }
+    if is_eval:
+        out["scores"] = {
+            name: results.suspicion(name, 0) for name in results.score_names
+        }
+        out["corrupted"] = results.corrupted[0]
+        out["summary"] = results.summary()
+        out["roc"] = results.roc_curves()
+        out["pr"] = results.pr_curves()
+        out["epoch_auroc"] = results.epoch_auroc_summary()
+        out["noise"] = results.config.noise
+        out["kind"] = results.config.kind
+        return out
+
+    dataset = samples._root_dataset
+    view = dataset.select(ids, ordered=True)
+    schema = dataset.get_field_schema()
+    scores = {"curvature": out["curvature"]}
+    for name in SCORES:
+        field = f"{key}_{name}"
+        if field in schema:
+            values = view.values(field)
+            scores[name] = suspicion(name, np.array(
+                [np.nan if v is None else v for v in values], np.float64))
+    out["scores"] = scores
+    out["corrupted"] = None
+    out["summary"] = None
+    out["roc"], out["pr"] = {}, {}
+    out["epoch_auroc"] = None
+    if corrupted_field is not None:
+        if corrupted_field not in schema:
+            raise ValueError(f"No field {corrupted_field!r}")
+        corrupted = np.array(
+            [bool(v) for v in view.values(corrupted_field)])
+        out["corrupted"] = corrupted
+        summary = {}
+        for name in SCORE_NAMES:
+            if name in scores:
+                m = detection_metrics(corrupted, scores[name])
+                summary[name] = {
+                    metric: {"mean": m[metric], "std": 0.0 if m[metric]
+                             is not None else None, "values": [m[metric]]}
+                    for metric in METRICS
+                }
+        out["summary"] = summary
+        out["roc"], out["pr"] = _single_curves(corrupted, scores)
+        from .metrics import auroc
+
+        per_epoch = [
+            auroc(corrupted, results.curvature_epochs[:, j])
+            for j in range(results.curvature_epochs.shape[1])
+        ]
+        out["epoch_auroc"] = {
+            "epochs": out["epochs"],
+            "mean": [np.nan if a is None else a for a in per_epoch],
+            "std": [0.0] * len(per_epoch),
+        }
+    return out
+
+
+def _single_curves(corrupted, scores):
+    from .evaluation import CURVE_POINTS, _pr_on_grid, _roc_on_grid
+
+    grid = np.linspace(0.0, 1.0, CURVE_POINTS)
+    roc, pr = {}, {}
+    for name, values in scores.items():
+        tpr = _roc_on_grid(corrupted, values, grid)
+        precision = _pr_on_grid(corrupted, values, grid)
+        if tpr is not None:
+            roc[name] = {"fpr": grid.tolist(), "tpr": tpr.tolist(),
+                         "tpr_std": [0.0] * len(grid)}
+        if precision is not None:
+            pr[name] = {"recall": grid.tolist(),
+                        "precision": precision.tolist(),
+                        "precision_std": [0.0] * len(grid)}
+    return roc, pr
+
+
+def _figure(width=6.4, height=4.8):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path):
+    fig.tight_layout()
+    fig.savefig(path)
+    return path
+
+
+def _curve_label(name, summary):
+    if summary and name in summary:
+        m = summary[name]["auroc"]
+        if m["mean"] is not None:
+            return f"{name} ({m['mean']:.3f})"
+    return name
+
+
+def plot_roc(data, path):
+    """ROC curves of every score (mean over seeds, ±std band)."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    for name, c in data["roc"].items():
+        x, y = np.array(c["fpr"]), np.array(c["tpr"])
+        lw = 2.5 if name == "curvature" else 1.0
+        (line,) = ax.plot(x, y, lw=lw, label=_curve_label(name,
+                                                          data["summary"]))
+        std = np.array(c["tpr_std"])
+        if std.any():
+            ax.fill_between(x, y - std, y + std, alpha=0.15,
+                            color=line.get_color())
+    ax.plot([0, 1], [0, 1], "k:", lw=0.8)
+    ax.set_xlabel("false-positive rate")
+    ax.set_ylabel("true-positive rate")
+    ax.set_title(f"ROC, finding corrupted samples ({data['key']}; AUROC)")
+    ax.legend(fontsize=7, loc="lower right")
+    return _save(fig, path)
+
+
+def plot_pr(data, path):
+    """Precision-recall curves of every score."""
+    fig = _figure()
+    ax = fig.add_subplot()
+    for name, c in data["pr"].items():
+        lw = 2.5 if name == "curvature" else 1.0
+        label = name
+        if data["summary"] and data["summary"][name]["ap"]["mean"] is not None:
+            label = f"{name} ({data['summary'][name]['ap']['mean']:.3f})"
+        ax.plot(c["recall"], c["precision"], lw=lw, label=label)
+    if data["corrupted"] is not None:
+        ax.axhline(float(np.mean(data["corrupted"])), color="k", ls=":",
+                   lw=0.8)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(f"Precision-recall ({data['key']}; AP)")
+    ax.legend(fontsize=7, loc="upper right")
+    return _save(fig, path)
+
+
+def plot_histograms(data, path, names=None):
+    """Histograms of curvature (and other scores), clean vs corrupted when
+    known."""
+    names = names or ["curvature"] + [
+        n for n in ("csl", "aum", "final_loss") if n in data["scores"]
+    ]
+    fig = _figure(4.0 * len(names), 3.6)
+    corrupted = data["corrupted"]
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(1, len(names), i + 1)
+        values = np.asarray(data["scores"][name], dtype=np.float64)
+        finite = np.isfinite(values)
+        bins = np.histogram_bin_edges(values[finite], bins=40)
+        if corrupted is None:
+            ax.hist(values[finite], bins=bins, color="C0")
+        else:
+            ax.hist(values[finite & ~corrupted], bins=bins, alpha=0.6,
+                    label=f"clean ({int((~corrupted).sum())})",
+                    color="C0", density=True)
+            ax.hist(values[finite & corrupted], bins=bins, alpha=0.6,
+                    label=f"corrupted ({int(corrupted.sum())})",
+                    color="C3", density=True)
+            ax.legend(fontsize=7)
+        oriented = "" if name == "curvature" else " (higher = suspicious)"
+        ax.set_title(f"{name}{oriented}", fontsize=9)
+        ax.set_xlabel(name)
+    return _save(fig, path)
+
+
+def plot_epochs(data, path):
+    """Per scored epoch: curvature AUROC (mean ± std over seeds) when the
+    corrupted samples are known, and the mean curvature."""
+    fig = _figure(6.4, 4.0)
+    ax = fig.add_subplot()
+    epochs = data["epochs"]
+    if data["epoch_auroc"] is not None:
+        mean = np.array(data["epoch_auroc"]["mean"], dtype=np.float64)
+        std = np.array(data["epoch_auroc"]["std"], dtype=np.float64)
+        ax.plot(epochs, mean, "o-", color="C3", label="AUROC of the epoch")
+        ax.fill_between(epochs, mean - std, mean + std, color="C3",
+                        alpha=0.2)
+        ax.set_ylabel("AUROC (curvature of that epoch)")
+        ax.axhline(0.5, color="k", ls=":", lw=0.8)
+        ax.set_title("When does curvature find the corrupted samples?")
+        twin = ax.twinx()
+        twin.plot(epochs, data["epoch_mean"], color="C0", lw=1,
+                  label="mean curvature")
+        twin.set_ylabel("mean curvature", color="C0")
+    else:
+        ax.plot(epochs, data["epoch_mean"], "o-", color="C0")
+        ax.set_ylabel("mean curvature")
+        ax.set_title("Mean curvature per scored epoch")
+    ax.set_xlabel("epoch")
+    return _save(fig, path)
+
+
+def contact_sheet(samples, data, path, top_k=36, columns=6):
+    """The ``top_k`` highest-curvature images with their label, the
+    network's prediction and, when known, whether the label was corrupted
+    (red)."""
+    from PIL import Image
+
+    key = data["key"]
+    order = np.argsort(-np.nan_to_num(data["curvature"], nan=-np.inf),
+                       kind="stable")[:top_k]
+    ids = [data["sample_ids"][i] for i in order]
+    dataset = samples._root_dataset
+    view = dataset.select(ids, ordered=True)
+    label_field = (f"{key}_label" if data["is_evaluation"]
+                   else data["label_field"])
+    schema = dataset.get_field_schema()
+    paths = view.values("filepath")
+    labels = view.values(f"{label_field}.label")
+    preds = (view.values(f"{key}_prediction.label")
+             if f"{key}_prediction" in schema else [None] * len(ids))
+    rows = max(1, int(np.ceil(len(ids) / columns)))
+    fig = _figure(1.6 * columns, 1.9 * rows)
+    for j, i in enumerate(order):
+        ax = fig.add_subplot(rows, columns, j + 1)
+        try:
+            with Image.open(paths[j]) as im:
+                im = im.convert("RGB") if im.mode not in ("L", "RGB") else im
+                a = np.asarray(im)
+        except OSError:
+            a = np.zeros((8, 8))
+        ax.imshow(a, cmap="gray" if a.ndim == 2 else None,
+                  interpolation="nearest")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        bad = data["corrupted"] is not None and bool(data["corrupted"][i])
+        ax.set_title(
+            f"#{j + 1} {data['curvature'][i]:.3g}\nlabel {labels[j]} "
+            f"pred {preds[j]}",
+            fontsize=7, color="C3" if bad else "black",
+        )
+    title = f"Top {len(ids)} by curvature ({key})"
+    if data["corrupted"] is not None:
+        title += ": red = corrupted label"
+    fig.suptitle(title, fontsize=9)
+    return _save(fig, path)
+
+
+def write_report(samples, key, directory, corrupted_field=None, top_k=36):
+    """Writes a static report of a run to ``directory``.
+
+    Files (see :data:`REPORT_FILES`): ``histograms.png`` (curvature and
+    other scores, clean vs corrupted when known), ``epoch_auroc.png``
+    (per-epoch AUROC of the curvature, or mean curvature per epoch),
+    ``top_curvature.png`` (contact sheet of the ``top_k`` highest-curvature
+    images with label and prediction), ``metrics.json`` and ``README.md``;
+    when corrupted samples are known (an evaluation, or
+    ``corrupted_field``) also ``roc.png`` and ``pr.png``. Matplotlib is
+    used through its Agg canvas (no display, no pyplot state).
+
+    Args:
+        samples: the collection of the run
+        key: a curvature run or corruption evaluation key
+        directory: output folder (created)
+        corrupted_field (None): for a plain curvature run, a boolean field
+            of known-bad samples (the demo's ``flipped``)
+        top_k (36): images on the contact sheet
+
+    Returns:
+        a dict name -> path of the files written
+    """
+    os.makedirs(directory, exist_ok=True)
+    data = gather(samples, key, corrupted_field=corrupted_field)
+
+    def p(name):
+        return os.path.join(directory, REPORT_FILES[name])
+
+    written = {}
+    if data["roc"]:
+        written["roc"] = plot_roc(data, p("roc"))
+        written["pr"] = plot_pr(data, p("pr"))
+    written["histograms"] = plot_histograms(data, p("histograms"))
+    written["epochs"] = plot_epochs(data, p("epochs"))
+    written["contact_sheet"] = contact_sheet(samples, data,
+                                             p("contact_sheet"), top_k=top_k)
+    metrics = {
+        "key": key,
+        "evaluation": data["is_evaluation"],
+        "n": len(data["sample_ids"]),
+        "seeds": data["seeds"],
+        "num_corrupted": (int(data["corrupted"].sum())
+                          if data["corrupted"] is not None else None),
+        "scores": data["summary"],
+        "epoch_auroc": data["epoch_auroc"],
+    }
+    with open(p("metrics"), "w") as f:
+        json.dump(metrics, f, indent=1, default=_json_default)
+    written["metrics"] = p("metrics")
+    with open(p("readme"), "w") as f:
+        f.write(_markdown(data, written))
+    written["readme"] = p("readme")
+    return written
+
+
+def _json_default(v):
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    raise TypeError(f"not JSON serializable: {type(v)}")
+
+
+def _markdown(data, written):
+    lines = [f"# Curvature report: {data['key']}", ""]
+    n = len(data["sample_ids"])
+    if data["corrupted"] is not None:
+        lines.append(
+            f"{n} samples, {int(data['corrupted'].sum())} corrupted"
+            + (f" ({data.get('kind')} noise {data.get('noise')}, seeds "
+               f"{data['seeds']})" if data["is_evaluation"] else "")
+            + ". Mean ± std over seeds; every score oriented higher = more "
+            "suspicious."
+        )
+        lines += ["", "| score | AUROC | AP | FPR@95%TPR | P@k |",
+                  "|---|---|---|---|---|"]
+        for name, row in data["summary"].items():
+            cells = []
+            for metric in ("auroc", "ap", "fpr95", "precision_at_k"):
+                m = row[metric]
+                cells.append("-" if m["mean"] is None else
+                             f"{m['mean']:.3f} ± {m['std']:.3f}")
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    else:
+        lines.append(f"{n} samples; no known corrupted samples, so no "
+                     "detection metrics.")
+    lines.append("")
+    for name, path in written.items():
+        if path.endswith(".png"):
+            lines.append(f"![{name}]({os.path.basename(path)})")
+    return "\n".join(lines) + "\n"
