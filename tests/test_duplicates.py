@@ -1,0 +1,272 @@
+"""Duplicate-conflict search on generated images with planted duplicates."""
+
+import os
+import shutil
+import uuid
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fiftyone as fo
+
+from fiftyone_curvature import duplicates as cd
+
+CLASSES = ("cat", "dog", "fox")
+
+
+def _smooth_image(rng, size=32):
+    """A random smooth RGB image (upsampled 4x4 noise): distinct ones are
+    far apart, re-encoded or resized copies stay close."""
+    grid = rng.integers(0, 256, size=(4, 4, 3), dtype=np.uint8)
+    return Image.fromarray(grid, "RGB").resize((size, size), Image.BICUBIC)
+
+
+def _jpeg_copy(src, dst, size=None, quality=90):
+    with Image.open(src) as im:
+        im = im.convert("RGB")
+        if size:
+            im = im.resize((size, size), Image.BILINEAR)
+        im.save(dst, "JPEG", quality=quality)
+
+
+@pytest.fixture
+def planted(tmp_path):
+    """20 distinct images plus planted duplicates:
+
+    - exact copy (same bytes), other label -> reported
+    - exact copy, same label -> not reported
+    - resized JPEG copy, other label -> reported
+    - JPEG copy, same label -> not reported
+    - a group of three (JPEG copy same label, resized copy other label)
+      -> reported as one group of three
+    """
+    rng = np.random.default_rng(0)
+    folder = str(tmp_path)
+    samples, paths, labels = [], [], []
+    for i in range(20):
+        path = os.path.join(folder, f"base_{i:02d}.png")
+        _smooth_image(rng).save(path)
+        paths.append(path)
+        labels.append(CLASSES[i % 3])
+
+    def add(path, label, role):
+        samples.append(fo.Sample(
+            filepath=path, ground_truth=fo.Classification(label=label),
+            role=role,
+        ))
+
+    for path, label in zip(paths, labels):
+        add(path, label, "base")
+    other = {c: CLASSES[(CLASSES.index(c) + 1) % 3] for c in CLASSES}
+    dst = os.path.join(folder, "exact_conflict.png")
+    shutil.copy(paths[0], dst)
+    add(dst, other[labels[0]], "exact_conflict")
+    dst = os.path.join(folder, "exact_same.png")
+    shutil.copy(paths[1], dst)
+    add(dst, labels[1], "exact_same")
+    dst = os.path.join(folder, "near_conflict.jpg")
+    _jpeg_copy(paths[2], dst, size=24)
+    add(dst, other[labels[2]], "near_conflict")
+    dst = os.path.join(folder, "near_same.jpg")
+    _jpeg_copy(paths[3], dst)
+    add(dst, labels[3], "near_same")
+    dst = os.path.join(folder, "triple_same.jpg")
+    _jpeg_copy(paths[4], dst, quality=85)
+    add(dst, labels[4], "triple_same")
+    dst = os.path.join(folder, "triple_conflict.jpg")
+    _jpeg_copy(paths[4], dst, size=40)
+    add(dst, other[labels[4]], "triple_conflict")
+    dataset = fo.Dataset(f"dups-{uuid.uuid4().hex[:8]}")
+    dataset.add_samples(samples, progress=False)
+    yield dataset, paths
+    dataset.delete()
+
+
+def _flagged(dataset, key="curvature"):
+    view = dataset.match(fo.ViewField(f"{key}_duplicate_conflict") == True)  # noqa
+    return view.values("filepath"), view.values(f"{key}_duplicate_group")
+
+
+def test_pixels_find_exact_and_near_conflicts_only(planted):
+    dataset, paths = planted
+    before = dataset.values("ground_truth.label")
+    results = cd.find_duplicate_conflicts(dataset, "ground_truth",
+                                          progress=False)
+    names = {os.path.basename(p) for p in _flagged(dataset)[0]}
+    expected = {
+        "base_00.png", "exact_conflict.png",
+        "base_02.png", "near_conflict.jpg",
+        "base_04.png", "triple_same.jpg", "triple_conflict.jpg",
+    }
+    assert names == expected
+    # same-label duplicates were found but not reported
+    assert results.num_duplicate_groups == 5
+    assert len(results.groups) == 3
+    assert sorted(len(g) for g in results.groups) == [2, 2, 3]
+    # group ids: one per group, matching results.groups
+    group_of = dict(zip(*dataset.values(["id", "curvature_duplicate_group"])))
+    for g, members in enumerate(results.groups):
+        assert {group_of[i] for i in members} == {g}
+    assert sum(v is not None for v in group_of.values()) == 7
+    assert dataset.values("ground_truth.label") == before
+    # distances: exact conflicts at 0, near ones small, unique ones larger
+    dist = dict(zip(dataset.values("filepath"),
+                    dataset.values("curvature_duplicate_distance")))
+    assert dist[paths[0]] == 0.0
+    assert dist[os.path.join(os.path.dirname(paths[0]),
+                             "near_conflict.jpg")] < 0.01
+    assert min(dist[p] for p in paths[5:]) > 0.05
+
+
+def test_saved_view_shows_groups_together_highest_curvature_first(planted):
+    dataset, _ = planted
+    # a fake curvature field: group of base_04 gets the highest curvature
+    curv = {os.path.basename(p): 0.1 * i
+            for i, p in enumerate(dataset.values("filepath"))}
+    curv["triple_conflict.jpg"] = 100.0
+    dataset.set_values(
+        "curvature",
+        [curv[os.path.basename(p)] for p in dataset.values("filepath")],
+    )
+    results = cd.find_duplicate_conflicts(dataset, "ground_truth",
+                                          progress=False)
+    assert "curvature_duplicate_conflicts" in dataset.list_saved_views()
+    view = dataset.load_saved_view("curvature_duplicate_conflicts")
+    groups = view.values("curvature_duplicate_group")
+    # contiguous groups, in order
+    assert groups == sorted(groups) and len(groups) == 7
+    names = [os.path.basename(p) for p in view.values("filepath")]
+    assert names[0] == "triple_conflict.jpg"
+    first = [n for n, g in zip(names, groups) if g == 0]
+    assert set(first) == {"base_04.png", "triple_same.jpg",
+                          "triple_conflict.jpg"}
+    values = view.values("curvature")
+    for g in set(groups):
+        within = [v for v, gg in zip(values, groups) if gg == g]
+        assert within == sorted(within, reverse=True)
+    assert results.view().values("id") == view.values("id")
+
+
+def test_run_record_and_cleanup(planted):
+    dataset, _ = planted
+    schema_before = set(dataset.get_field_schema())
+    cd.find_duplicate_conflicts(dataset, "ground_truth", key="dup",
+                                progress=False)
+    assert "dup_duplicates" in dataset.list_brain_runs()
+    info = dataset.get_brain_info("dup_duplicates")
+    assert info.config.type == "duplicate_conflicts"
+    loaded = dataset.load_brain_results("dup_duplicates")
+    assert isinstance(loaded, cd.DuplicateConflictsResults)
+    assert len(loaded.groups) == 3
+    assert set(dataset.get_field_schema()) == schema_before | set(
+        cd.output_fields("dup"))
+    # rerun overwrites in place
+    cd.find_duplicate_conflicts(dataset, "ground_truth", key="dup",
+                                progress=False)
+    dataset.delete_brain_run("dup_duplicates")
+    assert set(dataset.get_field_schema()) == schema_before
+    assert "dup_duplicate_conflicts" not in dataset.list_saved_views()
+
+
+def test_exact_method_finds_only_byte_identical(planted):
+    dataset, _ = planted
+    results = cd.find_duplicate_conflicts(dataset, "ground_truth",
+                                          method="exact", progress=False)
+    names = {os.path.basename(p) for p in _flagged(dataset)[0]}
+    assert names == {"base_00.png", "exact_conflict.png"}
+    assert results.num_duplicate_groups == 2
+    assert results.threshold is None
+
+
+def test_embeddings_method(planted):
+    dataset, _ = planted
+    roles = dataset.values("role")
+    rng = np.random.default_rng(1)
+    base = rng.normal(size=(20, 8))
+    emb = np.concatenate([base, np.zeros((6, 8))])
+    # the near-conflict copy of base 2 gets base 2's vector (other label):
+    # reported; everything else is distinct
+    for i, role in enumerate(roles[20:], start=20):
+        emb[i] = rng.normal(size=8)
+    emb[roles.index("near_conflict")] = base[2] + 1e-4
+    results = cd.find_duplicate_conflicts(
+        dataset, "ground_truth", method="embeddings", embeddings=emb,
+        exact=False, progress=False,
+    )
+    names = {os.path.basename(p) for p in _flagged(dataset)[0]}
+    assert names == {"base_02.png", "near_conflict.jpg"}
+    assert len(results.groups) == 1
+    # as a dict id -> vector, and as a field
+    ids = dataset.values("id")
+    cd.find_duplicate_conflicts(
+        dataset, "ground_truth", method="embeddings",
+        embeddings=dict(zip(ids, emb)), exact=False, progress=False,
+    )
+    assert len(_flagged(dataset)[0]) == 2
+    dataset.set_values("emb", [e for e in emb])
+    cd.find_duplicate_conflicts(
+        dataset, "ground_truth", method="embeddings", embeddings="emb",
+        progress=False,
+    )
+    # with exact=True the byte-identical conflict joins
+    assert len(_flagged(dataset)[0]) == 4
+
+
+def test_no_conflicts_when_labels_agree(tmp_path):
+    rng = np.random.default_rng(2)
+    samples = []
+    for i in range(6):
+        path = str(tmp_path / f"img_{i}.png")
+        _smooth_image(rng).save(path)
+        copy = str(tmp_path / f"img_{i}_copy.jpg")
+        _jpeg_copy(path, copy)
+        for p in (path, copy):
+            samples.append(fo.Sample(
+                filepath=p,
+                ground_truth=fo.Classification(label=CLASSES[i % 3])))
+    dataset = fo.Dataset(f"dups-{uuid.uuid4().hex[:8]}")
+    try:
+        dataset.add_samples(samples, progress=False)
+        results = cd.find_duplicate_conflicts(dataset, "ground_truth",
+                                              progress=False)
+        assert results.num_duplicate_groups == 6
+        assert results.groups == []
+        assert not any(dataset.values("curvature_duplicate_conflict"))
+        assert len(dataset.load_saved_view(
+            "curvature_duplicate_conflicts")) == 0
+    finally:
+        dataset.delete()
+
+
+def test_invalid_arguments(planted):
+    dataset, _ = planted
+    with pytest.raises(ValueError, match="Unknown method"):
+        cd.find_duplicate_conflicts(dataset, "ground_truth", method="hash")
+    with pytest.raises(ValueError, match="needs embeddings"):
+        cd.find_duplicate_conflicts(dataset, "ground_truth",
+                                    method="embeddings")
+    with pytest.raises(ValueError, match="only used"):
+        cd.find_duplicate_conflicts(dataset, "ground_truth",
+                                    embeddings=np.zeros((26, 2)))
+    with pytest.raises(ValueError, match=r"\(26, D\)"):
+        cd.find_duplicate_conflicts(dataset, "ground_truth",
+                                    method="embeddings",
+                                    embeddings=np.zeros((3, 2)))
+    with pytest.raises(ValueError, match="threshold"):
+        cd.find_duplicate_conflicts(dataset, "ground_truth", threshold=3)
+    with pytest.raises(ValueError, match="no field"):
+        cd.find_duplicate_conflicts(dataset, "nope")
+    dataset.set_values("x_duplicate_group", [1] * len(dataset))
+    with pytest.raises(ValueError, match="not written by"):
+        cd.find_duplicate_conflicts(dataset, "ground_truth", key="x")
+    assert dataset.list_brain_runs() == []
+
+
+def test_group_pairs_and_conflict_distances():
+    comp = cd.group_pairs(6, [(0, 1), (1, 2), (4, 5)])
+    assert list(comp) == [0, 0, 0, 1, 2, 2]
+    x = np.array([[1.0, 0.0], [1.0, 0.001], [0.0, 1.0], [-1.0, 0.2]])
+    d = cd.conflict_distances(x, ["a", "b", "a", None], k=3)
+    assert d[0] < 1e-4 and d[1] < 1e-4
+    assert d[2] > 0.1 and np.isinf(d[3])
