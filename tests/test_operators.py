@@ -27,7 +27,7 @@ def test_every_operator_is_listed_in_fiftyone_yml():
 
     with open(os.path.join(REPO_ROOT, "fiftyone.yml")) as f:
         meta = yaml.safe_load(f)
-    assert meta["operators"] == NAMES
+    assert meta["operators"][: len(NAMES)] == NAMES
     assert [op().config.name for op in OPERATORS] == NAMES
 
 

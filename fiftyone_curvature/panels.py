@@ -1,0 +1,486 @@
+"""The "Curvature" App panel: histograms, ROC, per-epoch AUROC, scatter."""
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+
+PLUGIN = "@fiftyone-curvature/curvature"
+COMPUTE_URI = f"{PLUGIN}/compute_curvature"
+EVALUATE_URI = f"{PLUGIN}/evaluate_corruption"
+
+#: histogram bins
+BINS = 30
+#: most points drawn in the scatter (a fixed random subset beyond)
+MAX_POINTS = 5000
+#: score names the histogram offers (curvature + dynamics.SCORES, literal
+#: so that loading the panel imports nothing heavy)
+SCORE_CHOICES = ("curvature", "csl", "final_loss", "in_confidence", "aum",
+                 "forgetting", "dm_confidence", "dm_variability", "el2n")
+
+
+def _title(text):
+    """A plotly.js 3 title (``{"text": ...}``; a bare string is ignored)."""
+    return {"text": text}
+
+
+def _runs(dataset):
+    from .runs import Curvature
+
+    return dataset.list_brain_runs(type=Curvature)
+
+
+def _is_evaluation(dataset, key):
+    return dataset.get_brain_info(key).config.type == "curvature_evaluation"
+
+
+def _score_field(key, score):
+    return key if score == "curvature" else f"{key}_{score}"
+
+
+def _numeric_fields(dataset):
+    import fiftyone as fo
+
+    schema = dataset.get_field_schema()
+    return sorted(
+        name for name, field in schema.items()
+        if isinstance(field, (fo.FloatField, fo.IntField))
+    )
+
+
+def _bool_fields(dataset):
+    import fiftyone as fo
+
+    schema = dataset.get_field_schema()
+    return sorted(
+        name for name, field in schema.items()
+        if isinstance(field, fo.BooleanField)
+    )
+
+
+def _fmt(m):
+    if m is None or m.get("mean") is None:
+        return "-"
+    if m.get("std"):
+        return f"{m['mean']:.3f} ± {m['std']:.3f}"
+    return f"{m['mean']:.3f}"
+
+
+class CurvaturePanel(foo.Panel):
+    """Plots of a curvature run or corruption evaluation; clicks open the
+    matching samples in the grid."""
+
+    @property
+    def config(self):
+        return foo.PanelConfig(
+            name="curvature_panel",
+            label="Curvature",
+            description="Curvature scores: histograms, ROC of every score, "
+            "per-epoch AUROC, metrics and scatter",
+            icon="insights",
+            surfaces="grid",
+        )
+
+    # ---------------------------------------------------------- lifecycle
+
+    def on_load(self, ctx):
+        self._refresh(ctx)
+
+    def on_change_dataset(self, ctx):
+        ctx.panel.state.run = None
+        self._refresh(ctx)
+
+    def on_change_view(self, ctx):
+        self._refresh(ctx)
+
+    def on_change_run(self, ctx):
+        ctx.panel.state.run = ctx.params.get("value")
+        ctx.panel.state.y_field = None
+        self._refresh(ctx)
+
+    def on_change_score(self, ctx):
+        ctx.panel.state.score = ctx.params.get("value")
+        self._refresh(ctx)
+
+    def on_change_y_field(self, ctx):
+        ctx.panel.state.y_field = ctx.params.get("value")
+        self._refresh(ctx)
+
+    def on_change_truth_field(self, ctx):
+        ctx.panel.state.truth_field = ctx.params.get("value") or None
+        self._refresh(ctx)
+
+    def on_reset_view(self, ctx):
+        ctx.ops.clear_view()
+
+    # ------------------------------------------------------------- clicks
+
+    def on_histogram_click(self, ctx):
+        """Opens the samples of the clicked bar (and trace: clean /
+        corrupted), highest score first."""
+        from fiftyone import ViewField as F
+
+        state = ctx.panel.state
+        edges = state.hist_edges or []
+        idx = ctx.params.get("idx")
+        if idx is None or not state.hist_field or not 0 <= int(idx) < len(
+            edges
+        ) - 1:
+            return
+        idx = int(idx)
+        field = state.hist_field
+        lo, hi = edges[idx], edges[idx + 1]
+        upper = F(field) <= hi if idx == len(edges) - 2 else F(field) < hi
+        view = ctx.view.match((F(field) >= lo) & upper)
+        trace = ctx.params.get("trace")
+        if state.hist_split and trace in ("clean", "corrupted"):
+            flag = F(state.hist_split) == True  # noqa: E712
+            view = view.match(flag if trace == "corrupted" else ~flag)
+        ctx.ops.set_view(view=view.sort_by(field, reverse=True))
+
+    def on_scatter_click(self, ctx):
+        """Opens the clicked sample."""
+        sample_id = ctx.params.get("id")
+        if sample_id:
+            ctx.ops.set_view(view=ctx.dataset.select([sample_id]))
+
+    def on_scatter_select(self, ctx):
+        """Opens the lasso / box-selected samples."""
+        ids = [p.get("id") for p in ctx.params.get("data") or []
+               if isinstance(p, dict) and p.get("id")]
+        if ids:
+            ctx.ops.set_view(view=ctx.dataset.select(ids, ordered=True))
+
+    # --------------------------------------------------------------- data
+
+    def _refresh(self, ctx):
+        """Recomputes every plot; panel state is patched once at the end."""
+        s = dict(ctx.panel.state._data or {})
+        runs = _runs(ctx.dataset) if ctx.dataset is not None else []
+        s["runs"] = runs
+        if not runs:
+            s["run"] = None
+            ctx.panel.state.set(s)
+            ctx.panel.data.clear()
+            return
+        if s.get("run") not in runs:
+            evals = [r for r in runs if _is_evaluation(ctx.dataset, r)]
+            s["run"] = evals[0] if evals else runs[0]
+        key = s["run"]
+        is_eval = _is_evaluation(ctx.dataset, key)
+        s["is_evaluation"] = is_eval
+        if s.get("score") not in SCORE_CHOICES:
+            s["score"] = "curvature"
+        numeric = [f for f in _numeric_fields(ctx.dataset) if f != key]
+        s["numeric_fields"] = numeric
+        if s.get("y_field") not in numeric:
+            default = f"{key}_csl"
+            s["y_field"] = default if default in numeric else (
+                numeric[0] if numeric else None)
+        if is_eval:
+            truth = f"{key}_corrupted"
+            s["bool_fields"] = []
+        else:
+            s["bool_fields"] = _bool_fields(ctx.dataset)
+            if s.get("truth_field") not in s["bool_fields"]:
+                s["truth_field"] = None
+            truth = s["truth_field"]
+        s["hist_split"] = truth
+        from .report import gather
+
+        data = gather(ctx.dataset, key,
+                      corrupted_field=None if is_eval else truth)
+        histogram = _histogram(ctx.view, key, s, truth)
+        scatter = _scatter(ctx.view, key, s, truth)
+        s["has_truth"] = data["corrupted"] is not None
+        s["summary_text"] = _summary_text(data)
+        ctx.panel.state.set(s)
+        ctx.panel.data.set({
+            "histogram": histogram,
+            "roc": _roc_traces(data),
+            "epochs": _epoch_traces(data),
+            "metrics": _metric_rows(data),
+            "scatter": scatter,
+        })
+
+    # ------------------------------------------------------------- render
+
+    def render(self, ctx):
+        panel = types.Object()
+        state = ctx.panel.state
+        panel.md(
+            "### Curvature\nFinite-difference input-loss curvature tracked "
+            "over training: high = memorized (mislabeled, atypical or "
+            "conflicting) samples.",
+            name="intro",
+        )
+        buttons = panel.h_stack("buttons", align_x="left", gap=1)
+        buttons.btn("compute", label="Compute curvature", icon="play_arrow",
+                    on_click=COMPUTE_URI, prompt=True, variant="contained")
+        buttons.btn("evaluate", label="Evaluate on injected noise",
+                    icon="science", on_click=EVALUATE_URI, prompt=True,
+                    variant="outlined")
+        buttons.btn("reset_view", label="Reset view", icon="restart_alt",
+                    on_click=self.on_reset_view, variant="outlined")
+        runs = state.runs or []
+        if not runs:
+            panel.md(
+                "No curvature run on this dataset yet: press *Compute "
+                "curvature*, or *Evaluate on injected noise* to measure how "
+                "well curvature finds flipped labels here.",
+                name="empty",
+            )
+            return types.Property(panel, view=types.GridView(
+                orientation="vertical", gap=2, padding=1))
+        key = state.run
+        controls = panel.h_stack("controls", align_x="left", gap=2)
+        run_menu = types.DropdownView(label="Run")
+        for r in runs:
+            run_menu.add_choice(r, label=r)
+        controls.enum("run", run_menu.values(), default=key, view=run_menu,
+                      on_change=self.on_change_run)
+        score_menu = types.DropdownView(label="Histogram of")
+        for s in SCORE_CHOICES:
+            score_menu.add_choice(s, label=s)
+        controls.enum("score", score_menu.values(), default=state.score,
+                      view=score_menu, on_change=self.on_change_score)
+        if state.numeric_fields:
+            y_menu = types.DropdownView(label="Scatter: curvature vs")
+            for f in state.numeric_fields:
+                y_menu.add_choice(f, label=f)
+            controls.enum("y_field", y_menu.values(),
+                          default=state.y_field, view=y_menu,
+                          on_change=self.on_change_y_field)
+        if not state.is_evaluation and state.bool_fields:
+            t_menu = types.DropdownView(label="Known-bad field")
+            for f in state.bool_fields:
+                t_menu.add_choice(f, label=f)
+            controls.enum("truth_field", t_menu.values(),
+                          default=state.truth_field, view=t_menu,
+                          on_change=self.on_change_truth_field)
+        if state.summary_text:
+            panel.md(state.summary_text, name="summary")
+        score = state.score or "curvature"
+        panel.plot(
+            "histogram",
+            layout={
+                "title": _title(f"{score} ({_score_field(key, score)}) in "
+                                "the current view; click a bar to open it"),
+                "barmode": "overlay",
+                "xaxis": {"title": _title(score)},
+                "yaxis": {"title": _title("samples")},
+                "showlegend": True,
+                "height": 320,
+            },
+            on_click=self.on_histogram_click,
+            width=100,
+        )
+        if state.has_truth:
+            panel.plot(
+                "roc",
+                layout={
+                    "title": _title("ROC of every score for finding the "
+                                    "corrupted labels (AUROC)"),
+                    "xaxis": {"title": _title("false-positive rate"),
+                              "range": [0, 1]},
+                    "yaxis": {"title": _title("true-positive rate"),
+                              "range": [0, 1.02]},
+                    "showlegend": True,
+                    "height": 360,
+                },
+                width=100,
+            )
+            table = types.TableView()
+            for col, label in (("score", "Score"), ("auroc", "AUROC"),
+                               ("ap", "AP"), ("fpr95", "FPR@95%TPR"),
+                               ("precision_at_k", "P@k")):
+                table.add_column(col, label=label)
+            panel.list("metrics", types.Object(), view=table,
+                       label="Detection metrics (mean ± std over seeds)")
+        panel.plot(
+            "epochs",
+            layout={
+                "title": _title(
+                    "AUROC of each scored epoch's curvature" if
+                    state.has_truth else "Mean curvature per scored epoch"
+                ),
+                "xaxis": {"title": _title("epoch")},
+                "yaxis": {"title": _title(
+                    "AUROC" if state.has_truth else "mean curvature")},
+                "height": 300,
+            },
+            width=100,
+        )
+        panel.plot(
+            "scatter",
+            layout={
+                "title": _title(f"curvature vs {state.y_field}; click a "
+                                "point to open it"),
+                "xaxis": {"title": _title(key)},
+                "yaxis": {"title": _title(state.y_field or "")},
+                "showlegend": True,
+                "height": 380,
+            },
+            on_click=self.on_scatter_click,
+            on_selected=self.on_scatter_select,
+            width=100,
+        )
+        return types.Property(panel, view=types.GridView(
+            orientation="vertical", gap=2, padding=1))
+
+
+def _histogram(view, key, s, truth):
+    """Bar traces of the chosen score in ``view`` (clean / corrupted when
+    known); records the bin edges in ``s`` for clicks."""
+    import numpy as np
+
+    field = _score_field(key, s["score"])
+    s["hist_field"], s["hist_edges"] = None, []
+    if field not in view.get_field_schema():
+        return []
+    view = view.exists(field)
+    columns = view.values([field] + ([truth] if truth else []))
+    values = np.array(columns[0], dtype=np.float64)
+    finite = np.isfinite(values)
+    s["hist_field"] = field
+    if not finite.any():
+        return []
+    edges = np.histogram_bin_edges(values[finite], bins=BINS)
+    s["hist_edges"] = edges.tolist()
+    centres = ((edges[:-1] + edges[1:]) / 2).tolist()
+    width = float(edges[1] - edges[0])
+    groups = [("samples", finite)]
+    if truth:
+        flags = np.array([bool(v) for v in columns[1]], dtype=bool)
+        groups = [("clean", finite & ~flags), ("corrupted", finite & flags)]
+    traces = []
+    for name, mask in groups:
+        counts, _ = np.histogram(values[mask], bins=edges)
+        traces.append({
+            "type": "bar",
+            "name": name,
+            "x": centres,
+            "y": counts.tolist(),
+            "width": width,
+            "opacity": 0.7 if truth else 1.0,
+            "marker": {"color": "#d62728" if name == "corrupted"
+                       else "#1f77b4"},
+        })
+    return traces
+
+
+def _scatter(view, key, s, truth):
+    """Marker traces of curvature against ``s["y_field"]`` in ``view``,
+    with sample ids for clicks."""
+    import numpy as np
+
+    y_field = s.get("y_field")
+    s["scatter_points"] = 0
+    if not y_field:
+        return []
+    view = view.exists(key).exists(y_field)
+    fields = ["id", key, y_field] + ([truth] if truth else [])
+    columns = view.values(fields)
+    ids = np.array(columns[0], dtype=object)
+    x = np.array(columns[1], dtype=np.float64)
+    y = np.array(columns[2], dtype=np.float64)
+    flags = (np.array([bool(v) for v in columns[3]], dtype=bool) if truth
+             else np.zeros(len(ids), bool))
+    keep = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+    if len(keep) > MAX_POINTS:
+        rng = np.random.default_rng(0)
+        keep = np.sort(rng.choice(keep, MAX_POINTS, replace=False))
+    s["scatter_points"] = int(len(keep))
+    groups = ([("clean", ~flags), ("corrupted", flags)] if truth
+              else [("samples", np.ones(len(ids), bool))])
+    traces = []
+    for name, mask in groups:
+        sel = keep[mask[keep]]
+        traces.append({
+            "type": "scattergl" if len(keep) > 1000 else "scatter",
+            "mode": "markers",
+            "name": name,
+            "x": x[sel].tolist(),
+            "y": y[sel].tolist(),
+            "ids": [str(i) for i in ids[sel]],
+            "marker": {"size": 5, "opacity": 0.6,
+                       "color": "#d62728" if name == "corrupted"
+                       else "#1f77b4"},
+        })
+    return traces
+
+
+def _roc_traces(data):
+    traces = []
+    summary = data.get("summary") or {}
+    for name, c in (data.get("roc") or {}).items():
+        auroc = summary.get(name, {}).get("auroc", {}).get("mean")
+        traces.append({
+            "type": "scatter",
+            "mode": "lines",
+            "name": f"{name} ({auroc:.3f})" if auroc is not None else name,
+            "x": c["fpr"],
+            "y": c["tpr"],
+            "line": {"width": 3 if name == "curvature" else 1.5},
+        })
+    if traces:
+        traces.append({"type": "scatter", "mode": "lines", "name": "chance",
+                       "x": [0, 1], "y": [0, 1],
+                       "line": {"dash": "dot", "color": "gray"}})
+    return traces
+
+
+def _epoch_traces(data):
+    import math
+
+    if data.get("epoch_auroc"):
+        mean = [None if (v is None or math.isnan(v)) else v
+                for v in data["epoch_auroc"]["mean"]]
+        std = [0.0 if (v is None or math.isnan(v)) else v
+               for v in data["epoch_auroc"]["std"]]
+        return [{
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": "curvature AUROC",
+            "x": data["epochs"],
+            "y": mean,
+            "error_y": {"type": "data", "array": std, "visible": True},
+        }]
+    return [{
+        "type": "scatter",
+        "mode": "lines+markers",
+        "name": "mean curvature",
+        "x": data["epochs"],
+        "y": data["epoch_mean"],
+    }]
+
+
+def _metric_rows(data):
+    summary = data.get("summary") or {}
+    return [
+        {
+            "score": name,
+            **{m: _fmt(row.get(m)) for m in ("auroc", "ap", "fpr95",
+                                              "precision_at_k")},
+        }
+        for name, row in summary.items()
+    ]
+
+
+def _summary_text(data):
+    n = len(data["sample_ids"])
+    if data["is_evaluation"]:
+        m = (data["summary"] or {}).get("curvature", {}).get("auroc", {})
+        return (
+            f"Evaluation **{data['key']}**: {n} samples, "
+            f"{int(data['corrupted'].sum())} labels flipped "
+            f"({data['kind']} noise {data['noise']:g}, seeds "
+            f"{data['seeds']}); curvature AUROC {_fmt(m)}."
+        )
+    text = f"Run **{data['key']}**: {n} samples."
+    if data["corrupted"] is not None:
+        m = data["summary"]["curvature"]["auroc"]
+        text += (f" {int(data['corrupted'].sum())} known-bad; curvature "
+                 f"AUROC {_fmt(m)}.")
+    return text
+
+
+PANELS = (CurvaturePanel,)

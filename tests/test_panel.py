@@ -1,0 +1,220 @@
+"""The Curvature panel, exercised without a browser: its methods run
+through execute_operator and the plot payloads they send are checked."""
+
+import os
+
+import numpy as np
+import pytest
+
+import fiftyone.operators as foo
+
+PLUGIN = "@fiftyone-curvature/curvature"
+PANEL = f"{PLUGIN}/curvature_panel"
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TRAIN = dict(epochs=3, probes=1, model="small_cnn", batch_size=64,
+             progress=False)
+
+
+class PanelSession:
+    """Calls panel methods like the App does, keeping the panel state the
+    methods patch, and records the last plot data and rendered layout."""
+
+    def __init__(self, dataset, view=None):
+        self.dataset = dataset
+        self.view = view
+        self.state = {}
+        self.data = {}
+        self.output = None
+        self.requests = []
+
+    def call(self, method, **params):
+        p = {"__method__": method, "panel_id": "p1", "state": self.state,
+             "panel_state": self.state,
+             "event_args": {}}
+        p.update(params)
+        ctx = {"dataset": self.dataset.name, "params": p}
+        if self.view is not None:
+            ctx["view"] = self.view
+        result = foo.execute_operator(PANEL, ctx)
+        self.requests = result.executor.to_json()["requests"]
+        for r in self.requests:
+            name, rp = r["operator_uri"], r.get("params") or {}
+            if name == "patch_panel_state":
+                self.state = {**self.state, **rp["state"]}
+            elif name == "patch_panel_data":
+                self.data = {**self.data, **rp["data"]}
+            elif name == "clear_panel_data":
+                self.data = {}
+            elif name == "show_panel_output":
+                self.output = rp["output"]
+        return self.requests
+
+    def triggered(self, name):
+        return [r.get("params") for r in self.requests
+                if r["operator_uri"] == name]
+
+    def layout(self, prop):
+        props = self.output["type"]["properties"]
+        return props[prop]["view"]["layout"]
+
+
+@pytest.fixture(scope="module")
+def evaluated(digits_maker):
+    from fiftyone_curvature import evaluate_corruption
+
+    dataset = digits_maker(n=120, noise=0.0)
+    results = evaluate_corruption(dataset, "ground_truth", noise=0.2,
+                                  seeds=(0, 1), key="ev", **TRAIN)
+    yield dataset, results
+    dataset.delete()
+
+
+def test_panel_and_operator_declared():
+    import yaml
+
+    with open(os.path.join(REPO_ROOT, "fiftyone.yml")) as f:
+        meta = yaml.safe_load(f)
+    assert meta["panels"] == ["curvature_panel"]
+    assert "evaluate_corruption" in meta["operators"]
+    assert foo.get_operator(PANEL).config.label == "Curvature"
+
+
+def test_empty_dataset_shows_buttons(make_digits):
+    dataset = make_digits(n=20, noise=0.0)
+    s = PanelSession(dataset)
+    s.call("on_load")
+    assert s.state["runs"] == [] and s.state["run"] is None
+    props = s.output["type"]["properties"]
+    buttons = props["buttons"]["type"]["properties"]
+    assert buttons["compute"]["view"]["operator"] == (
+        f"{PLUGIN}/compute_curvature")
+    assert buttons["evaluate"]["view"]["operator"] == (
+        f"{PLUGIN}/evaluate_corruption")
+    assert buttons["evaluate"]["view"]["prompt"] is True
+    assert "histogram" not in props
+
+
+def test_on_load_renders_evaluation_plots(evaluated):
+    dataset, results = evaluated
+    s = PanelSession(dataset)
+    s.call("on_load")
+    assert s.state["run"] == "ev" and s.state["is_evaluation"]
+    # histogram: clean vs corrupted of the first seed, all samples counted
+    hist = {t["name"]: t for t in s.data["histogram"]}
+    assert set(hist) == {"clean", "corrupted"}
+    assert sum(hist["corrupted"]["y"]) == int(results.corrupted[0].sum())
+    assert sum(hist["clean"]["y"]) + sum(hist["corrupted"]["y"]) == 120
+    assert len(s.state["hist_edges"]) == len(hist["clean"]["x"]) + 1
+    # ROC: one trace per score + chance, names carry the mean AUROC
+    roc = s.data["roc"]
+    names = [t["name"] for t in roc]
+    auroc = results.summary()["curvature"]["auroc"]["mean"]
+    assert names[0] == f"curvature ({auroc:.3f})"
+    assert len(roc) == len(results.score_names) + 1
+    assert roc[0]["x"][0] == 0.0 and roc[0]["y"][-1] == pytest.approx(1.0)
+    # per-epoch AUROC with error bars over the seeds
+    epochs = s.data["epochs"][0]
+    assert epochs["x"] == [1, 2, 3]
+    assert epochs["y"] == pytest.approx(
+        np.nanmean(results.epoch_auroc, axis=0).tolist())
+    assert len(epochs["error_y"]["array"]) == 3
+    # metrics table
+    rows = {r["score"]: r for r in s.data["metrics"]}
+    assert set(rows) == set(results.score_names)
+    assert rows["curvature"]["auroc"].startswith(f"{auroc:.3f} ± ")
+    # scatter: curvature vs csl with sample ids
+    assert s.state["y_field"] == "ev_csl"
+    scatter = {t["name"]: t for t in s.data["scatter"]}
+    assert len(scatter["clean"]["ids"]) + len(scatter["corrupted"]["ids"]) \
+        == 120
+    sid = scatter["corrupted"]["ids"][0]
+    assert dataset[sid]["ev_corrupted"] is True
+    # plotly.js 3 titles are objects
+    for prop in ("histogram", "roc", "epochs", "scatter"):
+        layout = s.layout(prop)
+        assert isinstance(layout["title"], dict) and layout["title"]["text"]
+        assert isinstance(layout["xaxis"]["title"], dict)
+
+
+def test_histogram_click_opens_the_bar(evaluated):
+    from fiftyone import ViewField as F
+
+    dataset, results = evaluated
+    s = PanelSession(dataset)
+    s.call("on_load")
+    hist = {t["name"]: t for t in s.data["histogram"]}
+    idx = int(np.argmax(hist["corrupted"]["y"]))
+    s.call("on_histogram_click", idx=idx, trace="corrupted",
+           x=hist["corrupted"]["x"][idx])
+    (params,) = s.triggered("set_view")
+    stages = params["view"]
+    corrupted_view = dataset.load_saved_view("ev_corrupted_samples")
+    edges = s.state["hist_edges"]
+    expected = dataset.match(
+        (F("ev") >= edges[idx]) & (F("ev") < edges[idx + 1])
+        & (F("ev_corrupted") == True)  # noqa: E712
+    )
+    import fiftyone.core.view as fov
+
+    opened = fov.DatasetView._build(dataset, stages)
+    assert sorted(opened.values("id")) == sorted(expected.values("id"))
+    assert len(opened) == hist["corrupted"]["y"][idx] > 0
+    assert all(opened.values("ev_corrupted"))
+    assert set(opened.values("id")) <= set(corrupted_view.values("id"))
+
+
+def test_scatter_click_and_selection_open_samples(evaluated):
+    import fiftyone.core.view as fov
+
+    dataset, _ = evaluated
+    s = PanelSession(dataset)
+    s.call("on_load")
+    ids = s.data["scatter"][0]["ids"]
+    s.call("on_scatter_click", id=ids[0], idx=0, trace="clean")
+    (params,) = s.triggered("set_view")
+    assert fov.DatasetView._build(dataset, params["view"]).values("id") == [
+        ids[0]]
+    s.call("on_scatter_select", data=[{"id": i} for i in ids[:3]])
+    (params,) = s.triggered("set_view")
+    assert fov.DatasetView._build(dataset, params["view"]).values(
+        "id") == ids[:3]
+
+
+def test_controls_and_view_change_refresh(evaluated):
+    dataset, _ = evaluated
+    s = PanelSession(dataset)
+    s.call("on_load")
+    s.call("on_change_score", value="aum")
+    assert s.state["hist_field"] == "ev_aum"
+    s.call("on_change_y_field", value="ev_forgetting")
+    assert s.layout("scatter")["yaxis"]["title"]["text"] == "ev_forgetting"
+    # a narrower view refreshes the histogram and scatter, not the ROC
+    roc = s.data["roc"]
+    s.view = dataset.limit(30)
+    s.call("on_change_view")
+    assert sum(sum(t["y"]) for t in s.data["histogram"]) == 30
+    assert sum(len(t["ids"]) for t in s.data["scatter"]) == 30
+    assert s.data["roc"] == roc
+    s.call("on_reset_view")
+    assert len(s.triggered("clear_view")) == 1
+
+
+def test_plain_run_with_known_bad_field(make_digits):
+    from fiftyone_curvature import compute_curvature
+
+    dataset = make_digits(n=80, noise=0.2)
+    compute_curvature(dataset, "label", **TRAIN)
+    s = PanelSession(dataset)
+    s.call("on_load")
+    assert s.state["run"] == "curvature" and not s.state["is_evaluation"]
+    assert not s.state["has_truth"]
+    assert [t["name"] for t in s.data["histogram"]] == ["samples"]
+    assert s.data["epochs"][0]["name"] == "mean curvature"
+    assert "roc" not in s.output["type"]["properties"]
+    assert s.state["bool_fields"] == ["flipped"]
+    s.call("on_change_truth_field", value="flipped")
+    assert s.state["has_truth"]
+    assert {t["name"] for t in s.data["histogram"]} == {"clean",
+                                                         "corrupted"}
+    assert s.data["roc"][0]["name"].startswith("curvature (")
+    assert "roc" in s.output["type"]["properties"]
