@@ -266,3 +266,88 @@ def test_evaluate_validation_errors(make_digits):
     with pytest.raises(ValueError, match="would be overwritten"):
         evaluate_corruption(dataset, "k_label", key="k")
     assert dataset.list_brain_runs() == []
+
+
+# --------------------------------------------------------------------------
+# the App operator
+
+EVALUATE_URI = "@fiftyone-curvature/curvature/evaluate_corruption"
+
+
+def test_parse_seeds_and_mapping():
+    from fiftyone_curvature.evaluation_operators import (
+        parse_mapping,
+        parse_seeds,
+    )
+
+    assert parse_seeds("0, 1,2") == [0, 1, 2]
+    assert parse_seeds([3]) == [3]
+    with pytest.raises(ValueError, match="comma-separated"):
+        parse_seeds("a,b")
+    assert parse_mapping("cat:dog, 3 : 8") == {"cat": "dog", "3": "8"}
+    assert parse_mapping("") is None
+    with pytest.raises(ValueError, match="source:target"):
+        parse_mapping("cat-dog")
+
+
+def test_operator_immediate_then_info_and_delete(make_digits):
+    import fiftyone.operators as foo
+
+    dataset = make_digits(n=60, noise=0.0)
+    result = foo.execute_operator(
+        EVALUATE_URI, dataset=dataset.name,
+        params=dict(label_field="ground_truth", key="ev", noise=0.2,
+                    seeds="0,1", epochs=2, probes=1, model="small_cnn"),
+    )
+    assert result.error is None, result.error
+    assert dataset.list_brain_runs() == ["ev"]
+    info = dataset.get_brain_info("ev")
+    assert info.config.seeds == [0, 1] and info.config.noise == 0.2
+    assert sum(dataset.values("ev_corrupted")) == 12
+    # the integration's info and delete operators handle evaluations too
+    plugin = "@fiftyone-curvature/curvature"
+    out = foo.get_operator(f"{plugin}/get_curvature_info")(dataset, "ev")
+    assert out.error is None, out.error
+    assert "ev_corrupted" in out.result["fields"]
+    out = foo.get_operator(f"{plugin}/delete_curvature_run")(dataset, "ev")
+    assert out.error is None, out.error
+    assert dataset.list_brain_runs() == []
+    assert "ev_corrupted" not in dataset.get_field_schema()
+
+
+def test_operator_call_delegated_asymmetric(make_digits):
+    import fiftyone.operators as foo
+    from fiftyone.operators.delegated import DelegatedOperationService
+
+    dataset = make_digits(n=60, noise=0.0)
+    op = foo.get_operator(EVALUATE_URI)
+    out = op(dataset, "ground_truth", key="asym", kind="asymmetric",
+             mapping={"1": "7"}, noise=0.5, epochs=1, probes=1,
+             delegate=True)
+    assert out.error is None, out.error
+    assert out.delegated
+    assert dataset.list_brain_runs() == []
+    service = DelegatedOperationService()
+    service.execute_queued_operations(dataset_name=dataset.name)
+    dataset.reload()
+    assert dataset.list_brain_runs() == ["asym"]
+    results = dataset.load_brain_results("asym")
+    assert results.mappings == [{"1": "7"}]
+    (doc,) = service.list_operations(dataset_name=dataset.name)
+    assert doc.run_state == "completed", doc.run_state
+    assert doc.status is not None and doc.status.progress > 0.5
+
+
+def test_operator_form_validates_the_key(make_digits):
+    import fiftyone as fo
+    import fiftyone.operators as foo
+    from fiftyone.operators.executor import ExecutionError
+
+    dataset = make_digits(n=20, noise=0.0)
+    dataset.add_sample_field("taken", fo.FloatField)
+    with pytest.raises(ExecutionError, match="were not written"):
+        foo.execute_operator(
+            EVALUATE_URI, dataset=dataset.name,
+            params=dict(label_field="ground_truth", key="taken"),
+        )
+    assert dataset.list_brain_runs() == []
