@@ -1,4 +1,5 @@
-"""The ``fiftyone-curvature`` command: ``compute`` on a dataset, ``demo``."""
+"""The ``fiftyone-curvature`` command: ``compute``, ``demo``, ``evaluate``,
+``import-reference``, ``compare``."""
 
 import argparse
 import contextlib
@@ -153,7 +154,86 @@ def _build_parser():
     demo.add_argument("--limit", type=int, default=None,
                       help="use only the first N digits")
     _add_training_args(demo, DEMO_EPOCHS)
+    demo.add_argument("--report", default=None, metavar="DIR",
+                      help="also write a static report (PNG plots, "
+                      "contact sheet) to DIR")
+    _add_evaluation_parsers(sub)
     return parser
+
+
+def _add_evaluation_parsers(sub):
+    """The evaluate, import-reference and compare subcommands."""
+    evaluate = sub.add_parser(
+        "evaluate", help="measure curvature on injected label noise",
+        description="Flip a known fraction of DATASET's labels (in the "
+        "run's own fields; the label field is never modified), train with "
+        "curvature tracking per seed and print AUROC / AP / FPR@95 / P@k "
+        "of curvature and every training-dynamics score (mean ± std over "
+        "seeds).",
+    )
+    evaluate.add_argument("dataset", help="FiftyOne dataset name")
+    evaluate.add_argument("--label-field", required=True,
+                          help="fo.Classification field (assumed clean)")
+    evaluate.add_argument("--noise", type=float, default=0.1,
+                          help="fraction of labels flipped "
+                          "(default %(default)s)")
+    evaluate.add_argument("--kind", default="symmetric",
+                          choices=("symmetric", "asymmetric"),
+                          help="symmetric: a random other class; "
+                          "asymmetric: class pairs (--mapping)")
+    evaluate.add_argument("--mapping", default=None,
+                          help="asymmetric pairs 'src:dst,src:dst' (default "
+                          "a random cycle through all classes)")
+    evaluate.add_argument("--seeds", type=int, nargs="+", default=None,
+                          help="one run per seed (default: --seed)")
+    evaluate.add_argument("--key", default="curvature_eval",
+                          help="run key (default %(default)s)")
+    evaluate.add_argument("--image-size", type=int, default=32,
+                          help="working resolution (default %(default)s)")
+    evaluate.add_argument("--json", action="store_true",
+                          help="print one JSON object on stdout")
+    evaluate.add_argument("--report", default=None, metavar="DIR",
+                          help="also write a static report to DIR")
+    evaluate.add_argument("--no-progress", action="store_true",
+                          help="no progress bar")
+    _add_training_args(evaluate, 30)
+
+    ref = sub.add_parser(
+        "import-reference", help="import per-sample reference scores",
+        description="Write a per-sample array (.npy, .npz key, or CSV with "
+        "an index or filename column) into a float field of DATASET.",
+    )
+    ref.add_argument("dataset", help="FiftyOne dataset name")
+    ref.add_argument("path", help=".npy, .npz or .csv file")
+    ref.add_argument("--field", required=True, help="field to write")
+    ref.add_argument("--key", default=None, help=".npz array name")
+    ref.add_argument("--column", default=None, help="CSV value column")
+    ref.add_argument("--index-column", default=None,
+                     help="CSV column of 0-based sample positions")
+    ref.add_argument("--filename-column", default=None,
+                     help="CSV column of file names or paths")
+    ref.add_argument("--labels-key", default=None,
+                     help=".npz array of labels to check the order with "
+                     "(needs --label-field)")
+    ref.add_argument("--label-field", default=None,
+                     help="label field the --labels-key array must match")
+    ref.add_argument("--overwrite", action="store_true",
+                     help="replace an existing field")
+
+    compare = sub.add_parser(
+        "compare", help="compare a score field with a reference field",
+        description="Cosine, Pearson and Spearman of FIELD vs "
+        "REFERENCE_FIELD, overall and on the top-k by the reference.",
+    )
+    compare.add_argument("dataset", help="FiftyOne dataset name")
+    compare.add_argument("--field", default="curvature",
+                         help="score field (default %(default)s)")
+    compare.add_argument("--reference-field", required=True,
+                         help="reference score field")
+    compare.add_argument("--top-k", type=float, default=None,
+                         help="top-k size (int) or fraction (default 10%%)")
+    compare.add_argument("--json", action="store_true",
+                         help="print one JSON object on stdout")
 
 
 def main(argv=None):
@@ -162,16 +242,22 @@ def main(argv=None):
     try:
         if args.command == "compute":
             return _compute(args)
-        if args.json:
+        handler = {
+            "demo": _demo,
+            "evaluate": _evaluate,
+            "import-reference": _import_reference,
+            "compare": _compare,
+        }[args.command]
+        if getattr(args, "json", False):
             # libraries print notices on stdout (e.g. FiftyOne's MongoDB
             # version warning): keep stdout for the one JSON object
             stdout = sys.stdout
             with contextlib.redirect_stdout(sys.stderr):
-                payload = _demo(args)
+                payload = handler(args)
             stdout.write(json.dumps(payload) + "\n")
             stdout.flush()
             return 0
-        return _demo(args)
+        return handler(args)
     except (ValueError, FileNotFoundError) as e:
         print(f"fiftyone-curvature: error: {e}", file=sys.stderr)
         return 2
@@ -343,6 +429,8 @@ def _demo(args):
     table = demo_scores(dataset)
     seconds = time.perf_counter() - t0
     views = list(results.config.views)
+    report = _write_report(dataset, "curvature", args.report,
+                           corrupted_field="flipped")
     if args.json:
         return {
             "n": len(dataset),
@@ -353,6 +441,7 @@ def _demo(args):
             "seconds": round(seconds, 2),
             "dataset": dataset.name,
             "views": views,
+            "report": report,
         }
     n_flip = int(sum(dataset.values("flipped")))
     print(f"\nDigits: {len(dataset)} images, {n_flip} labels flipped "
@@ -371,6 +460,125 @@ def _demo(args):
     print("\n(AUROC 0.5 = chance; AP of a random ranking = the noise rate. "
           "aum and dm_confidence are negated: low = suspicious.)\n")
     _print_views(dataset.name, views)
+    if report:
+        print(f"Report: {report}")
+    return 0
+
+
+def _write_report(samples, key, directory, corrupted_field=None):
+    """Writes the static report when ``directory`` is given; returns the
+    path of its README.md (or None)."""
+    if not directory:
+        return None
+    from .report import write_report
+
+    return write_report(samples, key, directory,
+                        corrupted_field=corrupted_field)["readme"]
+
+
+# --------------------------------------------------------------------------
+# evaluate, import-reference, compare
+
+
+def _load(name):
+    import fiftyone as fo
+
+    if not fo.dataset_exists(name):
+        raise ValueError(
+            f"No dataset {name!r}; existing ones: {fo.list_datasets()}"
+        )
+    return fo.load_dataset(name)
+
+
+def _evaluate(args):
+    from .evaluation import evaluate_corruption
+    from .evaluation_operators import parse_mapping
+
+    dataset = _load(args.dataset)
+    kwargs = _tracking_kwargs(args)
+    seed = kwargs.pop("seed")
+    seeds = args.seeds or [seed]
+    bar = _Bar(enabled=not (args.no_progress or args.json))
+    t0 = time.perf_counter()
+    try:
+        results = evaluate_corruption(
+            dataset, args.label_field, noise=args.noise, kind=args.kind,
+            seeds=seeds, key=args.key, mapping=parse_mapping(args.mapping),
+            image_size=args.image_size, progress=bar, **kwargs,
+        )
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    report = _write_report(dataset, args.key, args.report)
+    if args.json:
+        payload = results.to_summary_dict()
+        payload.update(dataset=dataset.name, wall_seconds=round(seconds, 2),
+                       epochs=results.config.tracking.get("epochs"),
+                       model=results.config.tracking.get("model"),
+                       report=report)
+        return payload
+    corrupted = [int(c.sum()) for c in results.corrupted]
+    print(f"\nEvaluation {args.key!r} on {results.num_samples} samples of "
+          f"{dataset.name!r}: {args.kind} noise {args.noise:g}, "
+          f"{corrupted} labels flipped per seed, seeds {seeds}, "
+          f"{results.config.tracking.get('epochs')} epochs, model "
+          f"{results.config.tracking.get('model')}, {seconds:.0f} s\n")
+    print(results.table())
+    print("\n(mean ± std over seeds; every score oriented higher = more "
+          "suspicious; P@k = precision = recall at k = number flipped)")
+    epochs = results.epoch_auroc_summary()
+    if epochs["epochs"]:
+        print("Curvature AUROC per scored epoch: " + ", ".join(
+            f"{e}:{m:.2f}" for e, m in zip(epochs["epochs"],
+                                           epochs["mean"])))
+    _print_views(dataset.name, results.config.views)
+    if report:
+        print(f"Report: {report}")
+    return 0
+
+
+def _import_reference(args):
+    from .reference import import_reference
+
+    dataset = _load(args.dataset)
+    if (args.labels_key is None) != (args.label_field is None):
+        raise ValueError("--labels-key and --label-field go together")
+    written = import_reference(
+        dataset, args.path, args.field, key=args.key, column=args.column,
+        index_column=args.index_column,
+        filename_column=args.filename_column, labels=args.labels_key,
+        label_field=args.label_field, overwrite=args.overwrite,
+    )
+    print(f"Wrote {written} values of {args.path} into {args.field!r} of "
+          f"{dataset.name!r} ({len(dataset)} samples)")
+    return 0
+
+
+def _compare(args):
+    from .reference import compare_scores
+
+    dataset = _load(args.dataset)
+    top_k = args.top_k
+    if top_k is not None and top_k >= 1:
+        top_k = int(top_k)
+    out = compare_scores(dataset, args.field, args.reference_field,
+                         top_k=top_k)
+    if args.json:
+        return out
+
+    def row(name, d):
+        cells = "".join(
+            f"{d[m]:>10.3f}" if d[m] is not None else f"{'-':>10}"
+            for m in ("cosine", "pearson", "spearman")
+        )
+        return f"  {name:<22}{cells}{d['n']:>8}"
+
+    print(f"{args.field!r} vs reference {args.reference_field!r} "
+          f"({out['missing']} samples without both values left out):\n")
+    print(f"  {'':<22}{'cosine':>10}{'pearson':>10}{'spearman':>10}"
+          f"{'n':>8}")
+    print(row("all samples", out["overall"]))
+    print(row(f"top {out['top_k']['k']} by reference", out["top_k"]))
     return 0
 
 
