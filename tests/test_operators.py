@@ -23,10 +23,23 @@ def _uri(name):
 
 
 def test_every_operator_is_listed_in_fiftyone_yml():
+    # FiftyOne silently skips registered operators/panels that the
+    # metadata does not list
     import yaml
+
+    from fiftyone_curvature.plugin import register
 
     with open(os.path.join(REPO_ROOT, "fiftyone.yml")) as f:
         meta = yaml.safe_load(f)
+    registered = []
+
+    class _Plugin:
+        def register(self, cls):
+            registered.append(cls().config.name)
+
+    register(_Plugin())
+    listed = meta.get("operators", []) + meta.get("panels", [])
+    assert sorted(registered) == sorted(listed)
     assert meta["operators"][: len(NAMES)] == NAMES
     assert [op().config.name for op in OPERATORS] == NAMES
 
