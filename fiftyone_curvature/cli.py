@@ -4,6 +4,7 @@
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 import time
@@ -239,6 +240,9 @@ def _add_evaluation_parsers(sub):
 def main(argv=None):
     """Entry point of the ``fiftyone-curvature`` console script."""
     args = _build_parser().parse_args(argv)
+    # the pinned offline MongoDB (6.0) makes FiftyOne print a deprecation
+    # notice on every connection; the user cannot act on it here
+    logging.getLogger("fiftyone.core.odm.database").setLevel(logging.ERROR)
     try:
         if args.command == "compute":
             return _compute(args)
