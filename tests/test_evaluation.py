@@ -351,3 +351,47 @@ def test_operator_form_validates_the_key(make_digits):
             params=dict(label_field="ground_truth", key="taken"),
         )
     assert dataset.list_brain_runs() == []
+
+
+# --------------------------------------------------------------------------
+# the CLI
+
+
+def _cli(*args, timeout=900):
+    import os
+    import subprocess
+    import sys
+
+    exe = os.path.join(os.path.dirname(sys.executable), "fiftyone-curvature")
+    return subprocess.run([exe, *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def test_cli_evaluate_json_and_table(make_digits, tmp_path):
+    import json
+
+    dataset = make_digits(n=80, noise=0.0)
+    common = ["--label-field", "ground_truth", "--noise", "0.25",
+              "--epochs", "2", "--probes", "1", "--model", "small_cnn"]
+    proc = _cli("evaluate", dataset.name, *common, "--seeds", "0", "1",
+                "--json", "--report", str(tmp_path / "r"))
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["n"] == 80 and out["seeds"] == [0, 1]
+    assert out["num_corrupted"] == [20, 20]
+    assert set(out["scores"]) == set(SCORE_NAMES)
+    m = out["scores"]["curvature"]["auroc"]
+    assert m["mean"] == pytest.approx(np.mean(m["values"]))
+    assert out["views"] == ["curvature_eval_corrupted_samples"]
+    assert out["report"].endswith("README.md")
+    assert (tmp_path / "r" / "roc.png").is_file()
+    proc = _cli("evaluate", dataset.name, *common, "--key", "ev2",
+                "--kind", "asymmetric", "--mapping", "1:7,2:3",
+                "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    assert "curvature" in proc.stdout and "AUROC per scored epoch" in (
+        proc.stdout)
+    dataset.reload()
+    assert sorted(dataset.list_brain_runs()) == ["curvature_eval", "ev2"]
+    proc = _cli("evaluate", dataset.name, "--label-field", "nope")
+    assert proc.returncode == 2 and "no field 'nope'" in proc.stderr

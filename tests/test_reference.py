@@ -172,3 +172,35 @@ def test_compare_errors(dataset):
         compare_scores(dataset, "score", "label")
     with pytest.raises(ValueError, match="top_k"):
         compare_scores(dataset, "score", "score", top_k=0)
+
+
+def test_cli_import_and_compare(dataset, tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    exe = os.path.join(os.path.dirname(sys.executable), "fiftyone-curvature")
+    ref = np.array(dataset.values("score")) * 3 + 1
+    np.savez(tmp_path / "ref.npz", mem=ref, labels=np.arange(N) % 3)
+    dataset.persistent = True  # visible to the subprocess
+    proc = subprocess.run(
+        [exe, "import-reference", dataset.name, str(tmp_path / "ref.npz"),
+         "--field", "mem", "--key", "mem", "--labels-key", "labels",
+         "--label-field", "label"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Wrote 50 values" in proc.stdout
+    proc = subprocess.run(
+        [exe, "compare", dataset.name, "--field", "score",
+         "--reference-field", "mem", "--top-k", "10", "--json"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["overall"]["pearson"] == pytest.approx(1.0)
+    assert out["top_k"]["k"] == 10
+    proc = subprocess.run(
+        [exe, "import-reference", dataset.name, str(tmp_path / "ref.npz"),
+         "--field", "mem2"],
+        capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2 and "pass key" in proc.stderr

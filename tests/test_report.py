@@ -65,3 +65,27 @@ def test_plain_run_report_with_and_without_known_flips(make_digits,
         auroc(flipped, data["curvature"]))
     with pytest.raises(ValueError, match="No field"):
         gather(dataset, "curvature", corrupted_field="nope")
+
+
+def test_demo_report_in_process(image_dir, tmp_path, capsys):
+    import fiftyone as fo
+
+    from fiftyone_curvature.cli import main
+
+    name = "report-demo"
+    try:
+        code = main(["demo", "--json", "--limit", "100", "--epochs", "2",
+                     "--probes", "1", "--dataset", name, "--cache-dir",
+                     image_dir, "--report", str(tmp_path / "demo")])
+        assert code == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["report"] == str(tmp_path / "demo" / "README.md")
+        for png in ("roc.png", "histograms.png", "top_curvature.png"):
+            assert _is_png(tmp_path / "demo" / png)
+        metrics = json.load(open(tmp_path / "demo" / "metrics.json"))
+        assert metrics["num_corrupted"] == out["flipped"] == 10
+        assert metrics["scores"]["curvature"]["auroc"]["mean"] == (
+            pytest.approx(out["scores"]["curvature"]["auroc"]))
+    finally:
+        if fo.dataset_exists(name):
+            fo.delete_dataset(name)
