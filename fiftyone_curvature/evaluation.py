@@ -10,6 +10,11 @@ import fiftyone.core.utils as fou
 
 from . import runs as cv_runs
 from .dynamics import SCORES, suspicion
+from .metrics import (  # noqa: F401  (re-exported)
+    pr_points,
+    precision_recall_at_k,
+    roc_points,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -131,59 +136,7 @@ def _check_mapping(mapping, num_classes):
 
 
 # --------------------------------------------------------------------------
-# detection metrics beyond fiftyone_curvature.metrics
-
-
-def precision_recall_at_k(is_positive, scores, k=None):
-    """Precision and recall of the top-k samples by score.
-
-    Args:
-        is_positive: (N,) bool
-        scores: (N,) float, higher = more suspicious; NaN ranks lowest
-        k (None): how many top samples to flag; None = the number of
-            positives (precision and recall are then equal)
-
-    Returns:
-        a tuple ``(precision, recall)``, or ``(None, None)`` without
-        positives
-    """
-    y = np.asarray(is_positive, dtype=bool)
-    s = np.asarray(scores, dtype=np.float64)
-    positives = int(y.sum())
-    if positives == 0 or len(y) == 0:
-        return None, None
-    k = positives if k is None else int(k)
-    s = np.where(np.isfinite(s), s, -np.inf)
-    top = np.argsort(-s, kind="stable")[:k]
-    hits = int(y[top].sum())
-    return hits / max(k, 1), hits / positives
-
-
-def roc_points(is_positive, scores):
-    """The ROC curve: ``(fpr, tpr)`` arrays, or None when undefined."""
-    from sklearn.metrics import roc_curve
-
-    from .metrics import _prepare
-
-    y, s = _prepare(is_positive, scores)
-    if y is None:
-        return None
-    fpr, tpr, _ = roc_curve(y, s)
-    return fpr, tpr
-
-
-def pr_points(is_positive, scores):
-    """The precision-recall curve: ``(recall, precision)`` arrays (recall
-    decreasing), or None when undefined."""
-    from sklearn.metrics import precision_recall_curve
-
-    from .metrics import _prepare
-
-    y, s = _prepare(is_positive, scores)
-    if y is None:
-        return None
-    precision, recall, _ = precision_recall_curve(y, s)
-    return recall, precision
+# curves on fixed grids (averaged over seeds)
 
 
 def _roc_on_grid(is_positive, scores, grid):
