@@ -236,6 +236,13 @@ def test_asymmetric_rename_and_delete(make_digits):
     corrupted = np.array(dataset.values("asym_corrupted"))
     assert set(truth[corrupted]) <= {"1", "3"}
     assert set(trained[corrupted]) <= {"7", "8"}
+    # a plain curvature run cannot silently replace the evaluation
+    from fiftyone_curvature import compute_curvature
+
+    with pytest.raises(ValueError, match="Cannot overwrite"):
+        compute_curvature(dataset, "ground_truth", curvature_field="asym",
+                          epochs=1, progress=False)
+    assert dataset.get_brain_info("asym").config.noise == 0.3
     dataset.rename_brain_run("asym", "asym2")
     assert "asym2_corrupted" in dataset.get_field_schema()
     assert dataset.list_saved_views() == ["asym2_corrupted_samples"]
