@@ -270,3 +270,69 @@ def test_group_pairs_and_conflict_distances():
     d = cd.conflict_distances(x, ["a", "b", "a", None], k=3)
     assert d[0] < 1e-4 and d[1] < 1e-4
     assert d[2] > 0.1 and np.isinf(d[3])
+
+
+def test_evaluate_duplicates_on_a_clone(make_digits):
+    dataset = make_digits(n=150, noise=0.0)
+    before = (dataset.values("id"), dataset.values("label.label"))
+    names_before = set(fo.list_datasets())
+    seen = []
+    results = cd.evaluate_duplicates(
+        dataset, "label", num_images=8, copies=2, seeds=[0, 1], epochs=2,
+        probes=1, progress=seen.append,
+    )
+    # the user's data is untouched and no working dataset is left behind
+    assert (dataset.values("id"), dataset.values("label.label")) == before
+    assert set(dataset.get_field_schema()) == {
+        "id", "filepath", "tags", "metadata", "created_at", "last_modified_at",
+        "ground_truth", "label", "flipped"}
+    assert dataset.list_brain_runs() == []
+    assert set(fo.list_datasets()) == names_before
+    assert results.num_samples == 150 + 16
+    assert results.datasets == []
+    names = results.score_names
+    assert names[0] == "curvature" and "csl" in names
+    assert set(cd.FINDER_SCORES) <= set(names)
+    for name in names:
+        assert len(results.metrics[name]["auroc"]) == 2
+    for seed in results.finder:
+        # every re-encoded copy (same size, JPEG 85-95) is found in pixels
+        assert seed["pixels"]["injected_flagged"] == 16
+        assert seed["pixels"]["sources_flagged"] == 8
+    assert results.summary()["dup_pixels"]["auroc"]["mean"] > 0.9
+    assert results.table().splitlines()[0].startswith("score")
+    assert {e["phase"] for e in seen} >= {"epoch", "duplicates"}
+    summary = results.to_summary_dict()
+    assert summary["injected"] == 16 and len(summary["seconds"]) == 2
+
+
+def test_evaluate_duplicates_keeps_datasets_when_asked(make_digits):
+    dataset = make_digits(n=60, noise=0.0)
+    results = cd.evaluate_duplicates(dataset, "label", num_images=4,
+                                     epochs=1, probes=1, keep_datasets=True)
+    try:
+        (name,) = results.datasets
+        work = fo.load_dataset(name)
+        assert len(work) == 64
+        assert sum(work.values("injected_duplicate", missing_value=False)) \
+            == 4
+        view = work.load_saved_view("curvature_duplicate_conflicts")
+        assert len(view) >= 8
+    finally:
+        for name in results.datasets:
+            fo.delete_dataset(name)
+
+
+def test_evaluate_duplicates_invalid(make_digits):
+    dataset = make_digits(n=30, noise=0.0)
+    with pytest.raises(ValueError, match="num_images"):
+        cd.evaluate_duplicates(dataset, "label", num_images=31)
+    with pytest.raises(ValueError, match="copies"):
+        cd.evaluate_duplicates(dataset, "label", num_images=2, copies=0)
+    with pytest.raises(ValueError, match="seeds"):
+        cd.evaluate_duplicates(dataset, "label", num_images=2, seed=1)
+    with pytest.raises(ValueError, match="quality"):
+        cd.evaluate_duplicates(dataset, "label", num_images=2,
+                               quality=(50, 101))
+    with pytest.raises(ValueError, match="Unknown option"):
+        cd.evaluate_duplicates(dataset, "label", num_images=2, foo=1)
