@@ -118,8 +118,12 @@ def _as_tensors(inputs, labels, num_classes):
             raise ValueError(
                 f"Inputs must be uint8 or floating point, got {x.dtype}"
             )
-        x = x.float()
-        bad = (~torch.isfinite(x)).flatten(1).any(dim=1)
+        if x.dtype != torch.float32:
+            x = x.float()
+        bad = torch.cat([
+            (~torch.isfinite(x[s : s + 4096])).flatten(1).any(dim=1)
+            for s in range(0, len(x), 4096)
+        ])
         if bad.any():
             idx = torch.nonzero(bad).flatten()[:10].tolist()
             raise ValueError(
@@ -175,16 +179,33 @@ class _TensorSource:
     ``batch(idx)`` returns normalised float32 inputs.
     """
 
-    def __init__(self, x, device, channels_last):
+    #: data larger than this stays in host memory (or on disk, for a
+    #: memory-mapped array) and is moved to an accelerator batch by batch
+    DEVICE_BYTES_LIMIT = 4 << 30
+
+    def __init__(self, x, device, channels_last, chunk=4096):
         import torch
 
         self.device = device
         self.scale = 1.0 / 255.0 if x.dtype == torch.uint8 else 1.0
-        xf = x.float() * self.scale
-        self.mean = xf.mean(dim=(0, 2, 3))
-        std = xf.std(dim=(0, 2, 3))
+        # per-channel mean / std in chunks: never a float copy of all data
+        total = torch.zeros(x.shape[1], dtype=torch.float64)
+        total_sq = torch.zeros(x.shape[1], dtype=torch.float64)
+        for s in range(0, len(x), chunk):
+            xf = x[s : s + chunk].double() * self.scale
+            total += xf.sum(dim=(0, 2, 3))
+            total_sq += (xf * xf).sum(dim=(0, 2, 3))
+        count = len(x) * x.shape[2] * x.shape[3]
+        mean = total / count
+        var = (total_sq / count - mean * mean).clamp_min(0) * (
+            count / max(count - 1, 1)
+        )
+        std = var.sqrt().float()
+        self.mean = mean.float()
         self.std = torch.where(std > 1e-8, std, torch.ones_like(std))
-        self.data = x.to(device)
+        nbytes = x.numel() * x.element_size()
+        on_device = device.type == "cpu" or nbytes <= self.DEVICE_BYTES_LIMIT
+        self.data = x.to(device) if on_device else x
         self._mean = self.mean.to(device)[None, :, None, None]
         self._std = self.std.to(device)[None, :, None, None]
         self.channels_last = channels_last
@@ -199,7 +220,8 @@ class _TensorSource:
     def batch(self, idx):
         import torch
 
-        x = self.data[idx.to(self.device)].float() * self.scale
+        x = self.data[idx.to(self.data.device)].to(self.device)
+        x = x.float() * self.scale
         x = (x - self._mean) / self._std
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
@@ -374,7 +396,10 @@ def train_and_track(
 
     Args:
         inputs: (N, C, H, W) or (N, H, W) uint8 images (scaled by 1/255) or
-            float images; normalised per channel by the data's own mean/std
+            float images; normalised per channel by the data's own mean/std.
+            A numpy memmap is streamed from disk batch by batch on the CPU;
+            on CUDA, data over 4 GiB stays in host memory and moves to the
+            device per batch
         labels: (N,) int class indices in [0, num_classes), the given
             (possibly wrong) labels
         config (None): a :class:`TrackingConfig` or dict; None = defaults
