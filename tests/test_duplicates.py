@@ -336,3 +336,63 @@ def test_evaluate_duplicates_invalid(make_digits):
                                quality=(50, 101))
     with pytest.raises(ValueError, match="Unknown option"):
         cd.evaluate_duplicates(dataset, "label", num_images=2, foo=1)
+
+
+OP_URI = "@fiftyone-curvature/curvature/find_duplicate_conflicts"
+
+
+def test_operator_immediate_and_call(planted):
+    import fiftyone.operators as foo
+
+    dataset, _ = planted
+    result = foo.execute_operator(
+        OP_URI, dataset=dataset.name,
+        params=dict(label_field="ground_truth", key="curvature"),
+    )
+    assert result.error is None, result.error
+    assert result.result["groups"] == 3 and result.result["samples"] == 7
+    assert result.result["view"] == "curvature_duplicate_conflicts"
+    assert "curvature_duplicates" in dataset.list_brain_runs()
+    op = foo.get_operator(OP_URI)
+    out = op(dataset, "ground_truth", key="exact", method="exact")
+    assert out.error is None, out.error
+    assert out.result["groups"] == 1
+    assert "exact_duplicate_conflicts" in dataset.list_saved_views()
+
+
+def test_operator_form_and_delegation(planted):
+    import fiftyone.operators as foo
+    from fiftyone.operators.delegated import DelegatedOperationService
+
+    from fiftyone_curvature.duplicate_operators import (
+        FindDuplicateConflicts,
+        _kwargs,
+    )
+
+    dataset, _ = planted
+    assert _kwargs({"label_field": "gt", "method": "exact",
+                    "threshold": 0.5}) == {
+        "label_field": "gt", "key": "curvature", "method": "exact",
+        "exact": True}
+    kw = _kwargs({"label_field": "gt", "method": "embeddings",
+                  "embeddings_field": "emb", "threshold": 0.1,
+                  "exact": False})
+    assert kw["embeddings"] == "emb" and kw["threshold"] == 0.1
+    assert not kw["exact"]
+    # a key whose fields another writer owns is refused in the form
+    dataset.set_values("x_duplicate_group", [1] * len(dataset))
+    ctx = foo.ExecutionContext(request_params=dict(
+        dataset_name=dataset.name,
+        params=dict(label_field="ground_truth", key="x"),
+    ))
+    inputs = FindDuplicateConflicts().resolve_input(ctx)
+    assert inputs.type.properties["key"].invalid
+    out = FindDuplicateConflicts.__call__(
+        foo.get_operator(OP_URI), dataset, "ground_truth", delegate=True)
+    assert out.error is None and out.delegated
+    assert dataset.list_brain_runs() == []
+    DelegatedOperationService().execute_queued_operations(
+        dataset_name=dataset.name)
+    dataset.reload()
+    assert dataset.list_brain_runs() == ["curvature_duplicates"]
+    assert len(dataset.load_saved_view("curvature_duplicate_conflicts")) == 7

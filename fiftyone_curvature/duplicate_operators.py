@@ -1,0 +1,204 @@
+"""App operator: find duplicate images with conflicting labels (params
+only; the work is :func:`fiftyone_curvature.duplicates.find_duplicate_conflicts`).
+"""
+
+import fiftyone.operators as foo
+import fiftyone.operators.types as types
+
+#: comparison methods offered in the form (duplicates.METHODS; literal so
+#: that listing operators imports nothing heavy)
+METHOD_CHOICES = {
+    "pixels": "Pixels: exact copies and resized / re-encoded images",
+    "exact": "Exact: byte-identical files only (file hash)",
+    "embeddings": "Embeddings: vectors stored in a field (e.g. a zoo "
+    "model's)",
+}
+
+#: default thresholds (duplicates.DEFAULT_THRESHOLDS)
+DEFAULT_THRESHOLD = 0.01
+
+
+class FindDuplicateConflicts(foo.Operator):
+    """Groups near-identical images whose labels differ and saves a view
+    showing each group together, highest curvature first."""
+
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="find_duplicate_conflicts",
+            label="Curvature: find duplicates with conflicting labels",
+            description=(
+                "Find exact and near-duplicate images whose labels differ "
+                "and show each group together"
+            ),
+            dynamic=True,
+            allow_immediate_execution=True,
+            allow_delegated_execution=True,
+            default_choice_to_delegated=False,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        _inputs(ctx, inputs)
+        return types.Property(
+            inputs, view=types.View(label="Find duplicate conflicts")
+        )
+
+    def resolve_delegation(self, ctx):
+        return None
+
+    def execute(self, ctx):
+        from .duplicates import find_duplicate_conflicts, view_name
+
+        kwargs = _kwargs(ctx.params)
+        label_field = kwargs.pop("label_field")
+        results = find_duplicate_conflicts(
+            ctx.target_view(), label_field, progress=False, **kwargs
+        )
+        ctx.ops.reload_dataset()
+        if results.groups and not ctx.delegated:
+            ctx.ops.set_view(name=view_name(kwargs["key"]))
+        return {
+            "groups": len(results.groups),
+            "samples": results.num_conflicts,
+            "duplicate_groups": results.num_duplicate_groups,
+            "view": view_name(kwargs["key"]),
+        }
+
+    def resolve_output(self, ctx):
+        outputs = types.Object()
+        outputs.int("groups", label="Conflicting groups")
+        outputs.int("samples", label="Samples in them")
+        outputs.int("duplicate_groups",
+                    label="Duplicate groups (same label included)")
+        outputs.str("view", label="Saved view")
+        return types.Property(outputs)
+
+    def __call__(self, sample_collection, label_field, key="curvature",
+                 method="pixels", threshold=None, embeddings_field=None,
+                 exact=True, delegate=False):
+        """Runs the operator from Python (see
+        :func:`fiftyone_curvature.find_duplicate_conflicts`);
+        ``delegate=True`` queues it for a delegated-operations worker."""
+        params = dict(label_field=label_field, key=key, method=method,
+                      threshold=threshold,
+                      embeddings_field=embeddings_field, exact=exact)
+        return foo.execute_operator(
+            self.uri,
+            dict(view=sample_collection.view()),
+            params=params,
+            request_delegation=delegate,
+        )
+
+
+def _kwargs(params):
+    method = params.get("method") or "pixels"
+    kwargs = {
+        "label_field": params["label_field"],
+        "key": params.get("key") or "curvature",
+        "method": method,
+        "exact": bool(params.get("exact", True)),
+    }
+    if method != "exact" and params.get("threshold") is not None:
+        kwargs["threshold"] = float(params["threshold"])
+    if method == "embeddings":
+        kwargs["embeddings"] = params.get("embeddings_field")
+    return kwargs
+
+
+def _key_error(dataset, key, label_field):
+    from .duplicates import DuplicateConflicts, output_fields, run_key
+
+    if not key or not key.isidentifier():
+        return "The key must be a valid Python identifier"
+    if label_field and label_field in output_fields(key):
+        return f"The search would overwrite the label field {label_field!r}"
+    rkey = run_key(key)
+    ours = dataset.list_brain_runs(type=DuplicateConflicts)
+    if rkey in dataset.list_brain_runs() and rkey not in ours:
+        return f"Brain run {rkey!r} exists and is not a duplicate search"
+    if rkey not in ours:
+        schema = dataset.get_field_schema()
+        taken = [f for f in output_fields(key) if f in schema]
+        if taken:
+            return f"Fields {taken} exist; choose another key"
+    return None
+
+
+def _inputs(ctx, inputs):
+    import fiftyone as fo
+
+    from .duplicates import output_fields, run_key, view_name
+    from .runs import Curvature
+
+    target = ctx.target_view()
+    labels = sorted(target.get_field_schema(
+        ftype=fo.EmbeddedDocumentField, embedded_doc_type=fo.Classification
+    ))
+    if not labels:
+        prop = inputs.view("no_labels", types.Warning(
+            label="No Classification field",
+            description="Duplicates are compared by their "
+            "fo.Classification labels; this collection has none",
+        ))
+        prop.invalid = True
+        return False
+    choices = types.DropdownView()
+    for name in labels:
+        choices.add_choice(name, label=name)
+    inputs.enum("label_field", choices.values(), required=True,
+                label="Label field", view=choices,
+                default=labels[0] if len(labels) == 1 else None,
+                description="The labels compared (never modified)")
+    runs = ctx.dataset.list_brain_runs(type=Curvature)
+    default_key = runs[0] if len(runs) == 1 else "curvature"
+    key_prop = inputs.str(
+        "key", default=default_key, required=True, label="Key",
+        description="Prefix of the fields and view; the key of a curvature "
+        f"run orders groups by its curvature (runs: {runs or 'none'})",
+    )
+    method_view = types.RadioGroup()
+    for name, label in METHOD_CHOICES.items():
+        method_view.add_choice(name, label=label)
+    inputs.enum("method", method_view.values(), default="pixels",
+                label="Compare", view=method_view)
+    method = ctx.params.get("method") or "pixels"
+    if method != "exact":
+        inputs.float("threshold", default=DEFAULT_THRESHOLD, min=0.0,
+                     max=2.0, label="Threshold",
+                     description="Cosine distance under which two images "
+                     "are duplicates (0.01: re-encodes and resizes)")
+    if method == "embeddings":
+        vectors = sorted(
+            name for name, field in target.get_field_schema().items()
+            if isinstance(field, (fo.VectorField, fo.ArrayField))
+        )
+        if not vectors:
+            prop = inputs.view("no_vectors", types.Warning(
+                label="No embeddings field",
+                description="Compute embeddings first (e.g. "
+                "compute_embeddings with a zoo model)",
+            ))
+            prop.invalid = True
+            return False
+        emb_view = types.DropdownView()
+        for name in vectors:
+            emb_view.add_choice(name, label=name)
+        inputs.enum("embeddings_field", emb_view.values(), required=True,
+                    label="Embeddings field", view=emb_view,
+                    default=vectors[0] if len(vectors) == 1 else None)
+        inputs.bool("exact", default=True, label="Also byte-identical files")
+    key = ctx.params.get("key") or default_key
+    error = _key_error(ctx.dataset, key, ctx.params.get("label_field"))
+    if error:
+        key_prop.invalid = True
+        key_prop.error_message = error
+        return False
+    inputs.view("notice", types.Notice(label=(
+        f"Writes {', '.join(output_fields(key))} (brain run "
+        f"{run_key(key)}) and saves the view {view_name(key)}"
+    )))
+    return True
+
+
+OPERATORS = (FindDuplicateConflicts,)
