@@ -33,6 +33,7 @@ def compute_curvature(
     create_views=True,
     checkpoint_dir=None,
     progress=None,
+    duplicates=False,
     **kwargs,
 ):
     """Trains a classifier on a collection and scores every sample by the
@@ -94,6 +95,16 @@ def compute_curvature(
             ``fraction`` (0-1 of the whole run), and for epochs ``epoch``,
             ``epochs``, ``elapsed``, ``eta`` (seconds), ``train_loss``,
             ``train_accuracy``
+        duplicates (False): also search duplicate images with conflicting
+            labels once the curvature fields are written: True (pixels),
+            ``"pixels"``, ``"exact"``, ``"embeddings"`` (the penultimate
+            features of the run's final network) or a dict of
+            :func:`fiftyone_curvature.find_duplicate_conflicts` options
+            (``method``, ``threshold``, ``exact``, ``image_size``). Writes
+            ``key_duplicate_group`` / ``key_duplicate_conflict`` /
+            ``key_duplicate_distance`` and the view
+            ``key_duplicate_conflicts`` (groups together, highest
+            curvature first), recorded as the brain run ``key_duplicates``
         **kwargs: any other :class:`fiftyone_curvature.TrackingConfig` field
 
     Returns:
@@ -138,9 +149,16 @@ def compute_curvature(
     _validate_collection(samples)
     validate_label_field(samples, label_field)
     _validate_key(samples, label_field, curvature_field)
+    from .duplicates import resolve_duplicates_option
+
+    dup_options = resolve_duplicates_option(samples, label_field,
+                                            curvature_field, duplicates)
+    if dup_options and dup_options["method"] == "embeddings":
+        tracking = dataclasses.replace(tracking, record_embeddings=True)
     return _compute_curvature(
         samples, label_field, curvature_field, classes, image_size,
         tracking, thresholds, create_views, checkpoint_dir, progress,
+        dup_options,
     )
 
 
@@ -184,7 +202,7 @@ def _validate_key(samples, label_field, key):
 
 def _compute_curvature(samples, label_field, key, classes, image_size,
                        tracking, thresholds, create_views, checkpoint_dir,
-                       progress):
+                       progress, dup_options=None):
     from .data import prepare_data
     from .runs import CurvatureConfig, CurvatureResults
     from .training import train_and_track
@@ -223,6 +241,11 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
             )
             reporter.on_write()
             _write_fields(dataset, key, prepared, result)
+            if dup_options is not None:
+                from .duplicates import run_from_curvature
+
+                run_from_curvature(samples, label_field, key, dup_options,
+                                   prepared.sample_ids, result.embeddings)
     except BaseException:
         if not existed:
             method.delete_run(samples, key, cleanup=False)

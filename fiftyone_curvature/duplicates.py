@@ -290,7 +290,10 @@ class DuplicateConflictsResults(fob.BrainResults):
 def conflict_view(samples, key):
     """The samples of conflicting duplicate groups, group after group
     (``<key>_duplicate_group`` ascending), highest curvature (field
-    ``key``, when it exists) first within a group.
+    ``key``) first within a group.
+
+    Curvature is sorted on as an expression, so the saved view stays
+    loadable when the curvature run is deleted or was never computed.
 
     Returns:
         a view, or None when ``samples`` has no ``<key>_duplicate_conflict``
@@ -298,27 +301,91 @@ def conflict_view(samples, key):
     """
     from fiftyone import ViewField as F
 
-    schema = samples.get_field_schema()
     group, flag = output_fields(key)[:2]
-    if flag not in schema:
+    if flag not in samples.get_field_schema():
         return None
-    order = [(group, 1)]
-    if key in schema:
-        order.append((key, -1))
-    return samples.match(F(flag) == True).sort_by(order)  # noqa: E712
-
-
-def view_builder(samples, key, label_field, thresholds):
-    """:data:`fiftyone_curvature.views.VIEW_BUILDERS` hook: the conflict
-    view with its description, or None when no search wrote fields under
-    ``key``."""
-    view = conflict_view(samples, key)
-    if view is None:
-        return None
-    return view, (
-        "duplicate images whose labels differ, one group after another, "
-        "highest curvature first within a group"
+    return samples.match(F(flag) == True).sort_by(  # noqa: E712
+        [(group, 1), (F(key), -1)]
     )
+
+
+def resolve_duplicates_option(samples, label_field, key, duplicates):
+    """Validates the ``duplicates`` argument of
+    :func:`fiftyone_curvature.compute_curvature` before training.
+
+    Args:
+        samples: the run's collection
+        label_field: the run's label field
+        key: the curvature run key (prefix of the duplicate fields)
+        duplicates: False/None (no search), True (pixels), a method name
+            of :data:`METHODS` (``"embeddings"`` uses the run's own network:
+            penultimate features of the final model), or a dict of
+            :func:`find_duplicate_conflicts` keywords (``method``,
+            ``threshold``, ``exact``, ``image_size``)
+
+    Returns:
+        None, or a dict of keywords for :func:`find_duplicate_conflicts`
+
+    Raises:
+        ValueError: an invalid value or option, or duplicate fields under
+            ``key`` that another writer owns
+    """
+    if duplicates is None or duplicates is False:
+        return None
+    if duplicates is True:
+        options = {"method": "pixels"}
+    elif isinstance(duplicates, str):
+        options = {"method": duplicates}
+    elif isinstance(duplicates, dict):
+        options = dict(duplicates)
+        options.setdefault("method", "pixels")
+    else:
+        raise ValueError(
+            f"duplicates must be a bool, a method {METHODS} or a dict, got "
+            f"{duplicates!r}"
+        )
+    allowed = {"method", "threshold", "exact", "image_size"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValueError(f"Unknown duplicates option(s) {unknown}; valid "
+                         f"ones are {sorted(allowed)}")
+    if options["method"] not in METHODS:
+        raise ValueError(f"Unknown duplicates method {options['method']!r}; "
+                         f"valid ones are {METHODS}")
+    threshold = options.get("threshold")
+    if threshold is not None and not 0.0 <= float(threshold) <= 2.0:
+        raise ValueError(
+            f"threshold is a cosine distance in [0, 2], got {threshold}"
+        )
+    _validate_key(samples, label_field, key)
+    return options
+
+
+def run_from_curvature(samples, label_field, key, options, sample_ids,
+                       embeddings=None):
+    """Runs the duplicate search of a curvature run (called by
+    :func:`fiftyone_curvature.compute_curvature` once its fields are
+    written).
+
+    Args:
+        samples: the run's collection
+        label_field: the run's label field
+        key: the curvature run key
+        options: the output of :func:`resolve_duplicates_option`
+        sample_ids: (N,) ids of the run's rows
+        embeddings (None): (N, D) penultimate features of the final model,
+            needed for ``method="embeddings"``
+
+    Returns:
+        a :class:`DuplicateConflictsResults`
+    """
+    options = dict(options)
+    if options["method"] == "embeddings":
+        if embeddings is None:
+            raise ValueError("The run recorded no embeddings")
+        options["embeddings"] = dict(zip(sample_ids, embeddings))
+    return find_duplicate_conflicts(samples, label_field, key=key,
+                                    progress=False, **options)
 
 
 # --------------------------------------------------------------------------

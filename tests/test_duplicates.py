@@ -396,3 +396,52 @@ def test_operator_form_and_delegation(planted):
     dataset.reload()
     assert dataset.list_brain_runs() == ["curvature_duplicates"]
     assert len(dataset.load_saved_view("curvature_duplicate_conflicts")) == 7
+
+
+def test_compute_curvature_flag(planted):
+    import fiftyone_curvature as fc
+
+    dataset, _ = planted
+    with pytest.raises(ValueError, match="duplicates method"):
+        fc.compute_curvature(dataset, "ground_truth", epochs=1,
+                             duplicates="hash", progress=False)
+    with pytest.raises(ValueError, match="Unknown duplicates option"):
+        fc.compute_curvature(dataset, "ground_truth", epochs=1,
+                             duplicates={"k": 3}, progress=False)
+    assert dataset.list_brain_runs() == []
+    fc.compute_curvature(dataset, "ground_truth", epochs=1, probes=1,
+                         duplicates=True, progress=False)
+    assert set(dataset.list_brain_runs()) == {"curvature",
+                                              "curvature_duplicates"}
+    view = dataset.load_saved_view("curvature_duplicate_conflicts")
+    assert len(view) == 7
+    groups, curv = view.values(["curvature_duplicate_group", "curvature"])
+    assert groups == sorted(groups)
+    # groups ordered by their highest curvature, members by curvature
+    firsts = [curv[groups.index(g)] for g in sorted(set(groups))]
+    assert firsts == sorted(firsts, reverse=True)
+    for g in set(groups):
+        within = [c for c, gg in zip(curv, groups) if gg == g]
+        assert within == sorted(within, reverse=True)
+    # deleting the curvature run leaves a loadable view
+    dataset.delete_brain_run("curvature")
+    assert len(dataset.load_saved_view("curvature_duplicate_conflicts")) == 7
+    dataset.delete_brain_run("curvature_duplicates")
+    assert dataset.list_saved_views() == []
+
+
+def test_compute_curvature_flag_embeddings(planted):
+    import fiftyone_curvature as fc
+
+    dataset, _ = planted
+    fc.compute_curvature(dataset, "ground_truth", curvature_field="memo",
+                         epochs=2, probes=1, progress=False,
+                         duplicates={"method": "embeddings", "exact": True})
+    info = dataset.get_brain_info("memo_duplicates")
+    assert info.config.compare == "embeddings"
+    dist = dataset.values("memo_duplicate_distance")
+    assert all(d is None or d >= 0 for d in dist)
+    # the byte-identical conflict is found whatever the network learned
+    flagged = dataset.match(fo.ViewField("memo_duplicate_conflict") == True)  # noqa
+    names = {os.path.basename(p) for p in flagged.values("filepath")}
+    assert {"base_00.png", "exact_conflict.png"} <= names
