@@ -13,6 +13,10 @@ Public API (heavy modules are imported on first use):
   how well curvature and every training-dynamics score find it (a run)
 - :func:`compare_scores` / :func:`import_reference`: compare a score field
   with reference memorization scores imported from .npy / .npz / .csv
+- :func:`find_duplicate_conflicts`: groups of exact / near-duplicate images
+  whose labels differ (fields, a grouped saved view, a brain run);
+  :func:`evaluate_duplicates`: inject re-encoded copies with other labels
+  into a clone and measure how every score and the finder rank them
 """
 
 import importlib
@@ -37,6 +41,10 @@ _LAZY = {
     "CorruptionEvaluationResults": "evaluation",
     "compare_scores": "reference",
     "import_reference": "reference",
+    "find_duplicate_conflicts": "duplicates",
+    "DuplicateConflictsResults": "duplicates",
+    "evaluate_duplicates": "duplicates",
+    "DuplicateEvaluationResults": "duplicates",
 }
 
 __all__ = sorted(_LAZY)
