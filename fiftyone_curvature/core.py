@@ -220,6 +220,8 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
     )
     method = config.build()
     existed = key in dataset.list_brain_runs()
+    old_views = (list(dataset.get_brain_info(key).config.views) if existed
+                 else [])
     method.register_run(samples, key, cleanup=False)
     reporter = _Reporter(progress, tracking.epochs)
     try:
@@ -248,6 +250,12 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
                                    prepared.sample_ids, result.embeddings)
     except BaseException:
         if not existed:
+            # a new key's output fields did not exist before (validated):
+            # remove what a failed write may have left, then the record
+            schema = dataset.get_field_schema()
+            partial = [f for f in config.output_fields() if f in schema]
+            if partial:
+                dataset.delete_sample_fields(partial, error_level=1)
             method.delete_run(samples, key, cleanup=False)
         raise
 
@@ -271,8 +279,10 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
         backend=method,
     )
     method.save_run_results(samples, key, results)
+    # views of a replaced run that this run does not recreate
+    cv_views.delete_views(dataset,
+                          [v for v in old_views if v not in config.views])
     if create_views:
-        cv_views.delete_views(dataset, config.views)
         cv_views.save_views(samples, key, label_field, thresholds)
     logger.info("Curvature run %r complete", key)
     return results

@@ -93,6 +93,12 @@ class ComputeCurvature(foo.Operator):
             inputs, view=types.View(label="Compute curvature")
         )
 
+    def resolve_placement(self, ctx):
+        return types.Placement(
+            types.Places.SAMPLES_GRID_SECONDARY_ACTIONS,
+            types.Button(label="Compute curvature", prompt=True),
+        )
+
     def execute(self, ctx):
         kwargs = _compute_kwargs(ctx.params)
         target = ctx.target_view()

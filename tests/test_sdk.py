@@ -160,6 +160,11 @@ def test_view_subset_and_overwrite(digits_maker):
         assert len(dataset.exists("curvature")) == 80
         assert len(dataset.load_saved_view("curvature_top_memorized")) == 5
         assert dataset.list_brain_runs() == ["curvature"]
+        # replaced by a run without views: the old views go
+        fc.compute_curvature(dataset, "ground_truth", epochs=1,
+                             progress=False, create_views=False)
+        assert dataset.list_saved_views() == []
+        assert dataset.get_brain_info("curvature").config.views == []
     finally:
         dataset.delete()
 
@@ -203,6 +208,24 @@ def test_failed_run_is_not_registered(make_digits):
         fc.compute_curvature(dataset, "label", epochs=1, progress=False)
     assert dataset.list_brain_runs() == []
     assert "curvature" not in dataset.get_field_schema()
+
+
+def test_failed_write_leaves_no_fields(make_digits, monkeypatch):
+    import fiftyone_curvature.core as core
+
+    dataset = make_digits(n=30, noise=0.0)
+    schema_before = set(dataset.get_field_schema())
+    real = core.percentile_ranks
+
+    def boom(values):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(core, "percentile_ranks", boom)
+    with pytest.raises(RuntimeError, match="disk full"):
+        fc.compute_curvature(dataset, "label", epochs=1, progress=False)
+    assert dataset.list_brain_runs() == []
+    assert set(dataset.get_field_schema()) == schema_before
+    monkeypatch.setattr(core, "percentile_ranks", real)
 
 
 def test_progress_callback(make_digits):
