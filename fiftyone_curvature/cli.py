@@ -198,6 +198,25 @@ def _add_evaluation_parsers(sub):
     evaluate.add_argument("--no-progress", action="store_true",
                           help="no progress bar")
     _add_training_args(evaluate, 30)
+    dups = evaluate.add_argument_group(
+        "duplicate injection (--duplicates)",
+        "Instead of flipping labels, add JPEG re-encoded copies of "
+        "--num-images images, each with a random other label, to a "
+        "temporary clone of DATASET (never modified) and rank the copies "
+        "by curvature, every training-dynamics score and the duplicate "
+        "finder.",
+    )
+    dups.add_argument("--duplicates", action="store_true",
+                      help="run the duplicate-injection evaluation")
+    dups.add_argument("--num-images", type=int, default=50,
+                      help="images copied per seed (default %(default)s)")
+    dups.add_argument("--copies", type=int, default=1,
+                      help="copies per image (default %(default)s)")
+    dups.add_argument("--dup-threshold", type=float, default=None,
+                      help="pixel finder threshold (cosine distance, "
+                      "default 0.01)")
+    dups.add_argument("--keep-datasets", action="store_true",
+                      help="keep the working clones to inspect in the App")
 
     ref = sub.add_parser(
         "import-reference", help="import per-sample reference scores",
@@ -498,6 +517,8 @@ def _evaluate(args):
     from .evaluation import evaluate_corruption
     from .evaluation_operators import parse_mapping
 
+    if args.duplicates:
+        return _evaluate_duplicates(args)
     dataset = _load(args.dataset)
     kwargs = _tracking_kwargs(args)
     seed = kwargs.pop("seed")
@@ -538,6 +559,55 @@ def _evaluate(args):
     _print_views(dataset.name, results.config.views)
     if report:
         print(f"Report: {report}")
+    return 0
+
+
+def _evaluate_duplicates(args):
+    from .duplicates import evaluate_duplicates
+
+    if args.report or args.mapping or args.kind != "symmetric":
+        raise ValueError("--report, --kind and --mapping do not apply to "
+                         "--duplicates")
+    dataset = _load(args.dataset)
+    kwargs = _tracking_kwargs(args)
+    seeds = args.seeds or [kwargs.pop("seed")]
+    kwargs.pop("seed", None)
+    bar = _Bar(enabled=not (args.no_progress or args.json))
+    t0 = time.perf_counter()
+    try:
+        results = evaluate_duplicates(
+            dataset, args.label_field, num_images=args.num_images,
+            copies=args.copies, seeds=seeds, threshold=args.dup_threshold,
+            image_size=args.image_size, keep_datasets=args.keep_datasets,
+            progress=bar, **kwargs,
+        )
+    finally:
+        bar.close()
+    seconds = time.perf_counter() - t0
+    if args.json:
+        payload = results.to_summary_dict()
+        payload.update(dataset=dataset.name, wall_seconds=round(seconds, 2))
+        return payload
+    tracking = results.config["tracking"]
+    print(f"\nDuplicate evaluation on {dataset.name!r}: {results.num_images}"
+          f" images x {results.copies} re-encoded copies with other labels "
+          f"added to a clone ({results.num_samples} samples), seeds "
+          f"{seeds}, {tracking['epochs']} epochs, model {tracking['model']},"
+          f" {seconds:.0f} s\n")
+    print(results.table())
+    print("\n(positives: the injected copies; their originals count as "
+          "negatives. dup_pixels / dup_embeddings: distance to the nearest "
+          "image with another label; dup_flag_curvature: the finder's flag, "
+          "ties broken by curvature)")
+    for seed, finder in zip(seeds, results.finder):
+        pix, emb = finder["pixels"], finder["embeddings"]
+        print(f"seed {seed}: pixel finder flagged {pix['injected_flagged']}"
+              f"/{pix['injected']} copies, {pix['sources_flagged']} "
+              f"originals, {pix['others_flagged']} others; embedding finder "
+              f"{emb['injected_flagged']}/{emb['injected']}, "
+              f"{emb['others_flagged']} others")
+    if results.datasets:
+        print("Working datasets kept: " + ", ".join(results.datasets))
     return 0
 
 

@@ -445,3 +445,25 @@ def test_compute_curvature_flag_embeddings(planted):
     flagged = dataset.match(fo.ViewField("memo_duplicate_conflict") == True)  # noqa
     names = {os.path.basename(p) for p in flagged.values("filepath")}
     assert {"base_00.png", "exact_conflict.png"} <= names
+
+
+def test_cli_evaluate_duplicates(make_digits, capsys):
+    import json
+
+    from fiftyone_curvature.cli import main
+
+    dataset = make_digits(n=80, noise=0.0)
+    argv = ["evaluate", dataset.name, "--label-field", "label",
+            "--duplicates", "--num-images", "5", "--copies", "2",
+            "--epochs", "1", "--probes", "1"]
+    assert main(argv + ["--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["injected"] == 10 and out["n"] == 90
+    assert out["dataset"] == dataset.name
+    assert {"curvature", "csl", *cd.FINDER_SCORES} <= set(out["scores"])
+    assert out["finder"][0]["pixels"]["injected_flagged"] == 10
+    assert main(argv + ["--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "dup_pixels" in text and "pixel finder flagged 10/10" in text
+    assert main(argv + ["--report", "x"]) == 2
+    assert dataset.list_brain_runs() == []
