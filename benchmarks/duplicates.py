@@ -85,10 +85,11 @@ def main():
           f"{args.copies} injected copies, {args.epochs} epochs, seeds "
           f"{args.seeds}, {seconds:.0f} s")
     print(results.table())
-    for s, finder in zip(args.seeds, results.finder):
+    for s, finder, secs in zip(args.seeds, results.finder,
+                               results.seconds):
         print(f"seed {s} finder: {json.dumps(finder)}")
-        print(f"seed {s} seconds: "
-              f"{json.dumps({k: round(v, 1) for k, v in results.seconds[args.seeds.index(s)].items()})}")  # noqa: E501
+        rounded = {k: round(v, 1) for k, v in secs.items()}
+        print(f"seed {s} seconds: {json.dumps(rounded)}")
     out = args.out or os.path.join(HERE, "results",
                                    f"duplicates_{args.data}.json")
     payload = results.to_summary_dict()

@@ -1,5 +1,7 @@
-"""App operator: find duplicate images with conflicting labels (params
-only; the work is :func:`fiftyone_curvature.duplicates.find_duplicate_conflicts`).
+"""App operator: find duplicate images with conflicting labels.
+
+Parses params only; the work is
+:func:`fiftyone_curvature.duplicates.find_duplicate_conflicts`.
 """
 
 import fiftyone.operators as foo

@@ -664,8 +664,10 @@ def _conflict_groups(comp, labels):
 def _order_groups(samples, key, ids, groups):
     """Groups ordered by their highest curvature (when field ``key``
     exists), else by size; members by curvature, descending."""
-    schema = samples.get_field_schema()
-    if key in schema:
+    import fiftyone as fo
+
+    field = samples.get_field_schema().get(key)
+    if isinstance(field, (fo.FloatField, fo.IntField)):
         values = samples.values(key)
         curv = np.array([-np.inf if v is None else v for v in values])
     else:

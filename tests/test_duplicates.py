@@ -84,7 +84,8 @@ def planted(tmp_path):
 
 
 def _flagged(dataset, key="curvature"):
-    view = dataset.match(fo.ViewField(f"{key}_duplicate_conflict") == True)  # noqa
+    flag = fo.ViewField(f"{key}_duplicate_conflict")
+    view = dataset.match(flag == True)  # noqa: E712
     return view.values("filepath"), view.values(f"{key}_duplicate_group")
 
 
@@ -442,7 +443,8 @@ def test_compute_curvature_flag_embeddings(planted):
     dist = dataset.values("memo_duplicate_distance")
     assert all(d is None or d >= 0 for d in dist)
     # the byte-identical conflict is found whatever the network learned
-    flagged = dataset.match(fo.ViewField("memo_duplicate_conflict") == True)  # noqa
+    flag = fo.ViewField("memo_duplicate_conflict")
+    flagged = dataset.match(flag == True)  # noqa: E712
     names = {os.path.basename(p) for p in flagged.values("filepath")}
     assert {"base_00.png", "exact_conflict.png"} <= names
 
