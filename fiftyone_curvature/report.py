@@ -224,9 +224,12 @@ def plot_histograms(data, path, names=None):
                     label=f"corrupted ({int(corrupted.sum())})",
                     color="C3", density=True)
             ax.legend(fontsize=7)
+        from .dynamics import SCORES
+
+        negated = name in SCORES and not SCORES[name][0]
         oriented = "" if name == "curvature" else " (higher = suspicious)"
         ax.set_title(f"{name}{oriented}", fontsize=9)
-        ax.set_xlabel(name)
+        ax.set_xlabel(f"-{name}" if negated else name)
     return _save(fig, path)
 
 
