@@ -16,8 +16,8 @@ METHOD_CHOICES = {
     "model's)",
 }
 
-#: default thresholds (duplicates.DEFAULT_THRESHOLDS)
-DEFAULT_THRESHOLD = 0.01
+#: default thresholds per method (duplicates.DEFAULT_THRESHOLDS)
+DEFAULT_THRESHOLDS = {"pixels": 0.01, "embeddings": 0.03}
 
 
 class FindDuplicateConflicts(foo.Operator):
@@ -166,10 +166,10 @@ def _inputs(ctx, inputs):
                 label="Compare", view=method_view)
     method = ctx.params.get("method") or "pixels"
     if method != "exact":
-        inputs.float("threshold", default=DEFAULT_THRESHOLD, min=0.0,
-                     max=2.0, label="Threshold",
+        inputs.float("threshold", default=DEFAULT_THRESHOLDS[method],
+                     min=0.0, max=2.0, label="Threshold",
                      description="Cosine distance under which two images "
-                     "are duplicates (0.01: re-encodes and resizes)")
+                     "are duplicates (pixels 0.01: re-encodes and resizes)")
     if method == "embeddings":
         vectors = sorted(
             name for name, field in target.get_field_schema().items()

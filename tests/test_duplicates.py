@@ -469,3 +469,14 @@ def test_cli_evaluate_duplicates(make_digits, capsys):
     assert "dup_pixels" in text and "pixel finder flagged 10/10" in text
     assert main(argv + ["--report", "x"]) == 2
     assert dataset.list_brain_runs() == []
+
+
+def test_operator_thresholds_match_the_sdk():
+    from fiftyone_curvature.duplicate_operators import (
+        DEFAULT_THRESHOLDS,
+        METHOD_CHOICES,
+    )
+
+    assert DEFAULT_THRESHOLDS == cd.DEFAULT_THRESHOLDS
+    assert tuple(METHOD_CHOICES) == ("pixels", "exact", "embeddings")
+    assert set(METHOD_CHOICES) == set(cd.METHODS)
