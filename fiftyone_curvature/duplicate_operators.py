@@ -17,7 +17,7 @@ METHOD_CHOICES = {
 }
 
 #: default thresholds per method (duplicates.DEFAULT_THRESHOLDS)
-DEFAULT_THRESHOLDS = {"pixels": 0.01, "embeddings": 0.03}
+DEFAULT_THRESHOLDS = {"pixels": 0.01, "embeddings": 0.01}
 
 
 class FindDuplicateConflicts(foo.Operator):
