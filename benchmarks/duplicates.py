@@ -13,6 +13,7 @@ database), builds the dataset, runs
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -98,6 +99,7 @@ def main():
     with open(out, "w") as f:
         json.dump(payload, f, indent=1)
     print(f"wrote {out}")
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -307,10 +307,12 @@ def test_evaluate_duplicates_on_a_clone(make_digits):
     assert summary["injected"] == 16 and len(summary["seconds"]) == 2
 
 
-def test_evaluate_duplicates_keeps_datasets_when_asked(make_digits):
+def test_evaluate_duplicates_keeps_datasets_when_asked(make_digits,
+                                                      tmp_path):
     dataset = make_digits(n=60, noise=0.0)
     results = cd.evaluate_duplicates(dataset, "label", num_images=4,
-                                     epochs=1, probes=1, keep_datasets=True)
+                                     epochs=1, probes=1, keep_datasets=True,
+                                     work_dir=str(tmp_path))
     try:
         (name,) = results.datasets
         work = fo.load_dataset(name)
@@ -319,6 +321,7 @@ def test_evaluate_duplicates_keeps_datasets_when_asked(make_digits):
             == 4
         view = work.load_saved_view("curvature_duplicate_conflicts")
         assert len(view) >= 8
+        assert len(list(tmp_path.glob("*.jpg"))) == 4
     finally:
         for name in results.datasets:
             fo.delete_dataset(name)
