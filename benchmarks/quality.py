@@ -83,6 +83,42 @@ def h_sweep(result, images, noisy, flipped, steps, probes, seed):
     return rows
 
 
+def cheaper_schedules(r, a, noisy, flipped):
+    """AUROC / AP / estimated overhead of fewer probes, every k-th epoch
+    and other aggregations, from a run that scored every epoch."""
+    from fiftyone_curvature.curvature import aggregate_epochs
+
+    probes = r.curvature_probes  # (N, E, P)
+    t_train_epoch = r.train_seconds / a.epochs
+    t_score_epoch = r.score_seconds / a.epochs
+    print(f"\n{'probes':>6}{'every':>6}{'aggregate':>13}{'per-class':>10}"
+          f"{'AUROC':>8}{'AP':>8}{'overhead':>10}")
+    schedule_rows = []
+    for n_probes in sorted({1, 2, a.probes} & set(range(1, a.probes + 1))):
+        for every in (1, 2, 4, 8):
+            cols = [j for j, e in enumerate(r.scored_epochs)
+                    if e % every == 0 or e == a.epochs]
+            m = probes[:, cols, :n_probes].mean(axis=2)
+            for agg in ("mean", "last_half", "rank_mean", "zscore_mean"):
+                base = aggregate_epochs(m, agg)
+                for per_class in (False, True):
+                    s = per_class_zscore(base, noisy) if per_class else base
+                    mm = metrics(flipped, s)
+                    cost = t_score_epoch * (1 + n_probes) / (1 + a.probes)
+                    overhead = (a.epochs * t_train_epoch
+                                + len(cols) * cost) / (a.epochs
+                                                       * t_train_epoch)
+                    schedule_rows.append(dict(probes=n_probes, every=every,
+                                              aggregate=agg,
+                                              per_class=per_class,
+                                              overhead=overhead, **mm))
+                    print(f"{n_probes:>6}{every:>6}{agg:>13}"
+                          f"{str(per_class):>10}{mm['auroc']:>8.3f}"
+                          f"{mm['ap']:>8.3f}{overhead:>9.2f}x")
+
+    return schedule_rows
+
+
 def parse_overrides(pairs):
     out = {}
     for pair in pairs or []:
@@ -114,7 +150,6 @@ def main(argv=None):
     p.add_argument("--name", default=None)
     a = p.parse_args(argv)
 
-    from fiftyone_curvature.curvature import aggregate_epochs
     from fiftyone_curvature.dynamics import SCORES, suspicion
     from fiftyone_curvature.training import train_and_track
 
@@ -127,14 +162,15 @@ def main(argv=None):
     noisy, flipped = inject_noise(labels, a.noise, 10, a.kind, a.noise_seed)
     overrides = parse_overrides(a.set)
     t0 = time.perf_counter()
+    run_options = dict(epochs=a.epochs, probes=a.probes, score_every=1,
+                       record_probes=True, seed=a.seed)
+    run_options.update(overrides)  # --set wins over the recording defaults
     r = train_and_track(
-        images, noisy, epochs=a.epochs, probes=a.probes, score_every=1,
-        record_probes=True, seed=a.seed,
+        images, noisy, **run_options,
         progress=lambda i: print(
             f"  epoch {i['epoch']}/{i['epochs']} loss "
             f"{i['train_loss']:.3f} acc {i['train_accuracy']:.3f} "
             f"eta {i['eta']:.0f}s", flush=True),
-        **overrides,
     )
     wall = time.perf_counter() - t0
     pred = r.predictions
@@ -161,33 +197,11 @@ def main(argv=None):
                                                   per_epoch)))
 
     # ---- cheaper schedules, evaluated after the fact from the same run
-    probes = r.curvature_probes  # (N, E, P)
-    t_train_epoch = r.train_seconds / a.epochs
-    t_score_epoch = r.score_seconds / a.epochs
-    print(f"\n{'probes':>6}{'every':>6}{'aggregate':>13}{'per-class':>10}"
-          f"{'AUROC':>8}{'AP':>8}{'overhead':>10}")
-    schedule_rows = []
-    for n_probes in sorted({1, 2, a.probes} & set(range(1, a.probes + 1))):
-        for every in (1, 2, 4, 8):
-            cols = [j for j, e in enumerate(r.scored_epochs)
-                    if e % every == 0 or e == a.epochs]
-            m = probes[:, cols, :n_probes].mean(axis=2)
-            for agg in ("mean", "last_half", "rank_mean", "zscore_mean"):
-                base = aggregate_epochs(m, agg)
-                for per_class in (False, True):
-                    s = per_class_zscore(base, noisy) if per_class else base
-                    mm = metrics(flipped, s)
-                    cost = t_score_epoch * (1 + n_probes) / (1 + a.probes)
-                    overhead = (a.epochs * t_train_epoch
-                                + len(cols) * cost) / (a.epochs
-                                                       * t_train_epoch)
-                    schedule_rows.append(dict(probes=n_probes, every=every,
-                                              aggregate=agg,
-                                              per_class=per_class,
-                                              overhead=overhead, **mm))
-                    print(f"{n_probes:>6}{every:>6}{agg:>13}"
-                          f"{str(per_class):>10}{mm['auroc']:>8.3f}"
-                          f"{mm['ap']:>8.3f}{overhead:>9.2f}x")
+    if len(r.scored_epochs) == a.epochs:
+        schedule_rows = cheaper_schedules(r, a, noisy, flipped)
+    else:
+        schedule_rows = []
+        print("\n(cheaper schedules need every epoch scored: skipped)")
 
     # ---- the step h, on the final model (one scoring pass per h)
     h_rows = h_sweep(r, images, noisy, flipped, a.h_sweep, a.probes,
@@ -198,7 +212,7 @@ def main(argv=None):
     np.savez_compressed(
         os.path.join(RESULTS, name + ".npz"),
         flipped=flipped, labels=labels, noisy=noisy,
-        curvature_probes=probes, scored_epochs=r.scored_epochs,
+        curvature_probes=r.curvature_probes, scored_epochs=r.scored_epochs,
         logits=r.logits, **{f"score_{k}": v for k, v in r.scores.items()},
         **{f"record_{k}": v for k, v in r.records.items()},
     )

@@ -481,7 +481,9 @@ def _demo(args):
         )
         print(f"  {name:<16}{cells}")
     print("\n(AUROC 0.5 = chance; AP of a random ranking = the noise rate. "
-          "aum and dm_confidence are negated: low = suspicious.)\n")
+          "aum and dm_confidence are negated: low = suspicious. "
+          "dm_variability measures ambiguity, not mislabeling: labels the "
+          "network never learns vary little, so it ranks them LOW.)\n")
     _print_views(dataset.name, views)
     if report:
         print(f"Report: {report}")
