@@ -439,26 +439,10 @@ class CorruptionEvaluationResults(cv_runs.CurvatureResults):
     def table(self, metrics=("auroc", "ap", "fpr95", "precision_at_k")):
         """The metrics table as text: one row per score, ``mean ± std``
         over seeds per column."""
-        summary = self.summary()
-        header = ["score"] + list(metrics)
-        rows = []
-        for name in self.score_names:
-            cells = [name]
-            for metric in metrics:
-                m = summary[name][metric]
-                if m["mean"] is None:
-                    cells.append("-")
-                elif len(self.seeds) > 1:
-                    cells.append(f"{m['mean']:.3f} ± {m['std']:.3f}")
-                else:
-                    cells.append(f"{m['mean']:.3f}")
-            rows.append(cells)
-        widths = [max(len(r[i]) for r in [header] + rows)
-                  for i in range(len(header))]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths))]
-        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths))
-                  for r in rows]
-        return "\n".join(lines)
+        from .metrics import format_summary_table
+
+        return format_summary_table(self.summary(), self.score_names,
+                                    len(self.seeds), metrics)
 
     def get_meta(self):
         meta = super().get_meta()

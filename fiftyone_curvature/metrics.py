@@ -149,3 +149,36 @@ def pr_points(is_positive, scores):
         return None
     precision, recall, _ = precision_recall_curve(y, s)
     return recall, precision
+
+
+def format_summary_table(summary, score_names, num_seeds, metrics):
+    """A text table of per-score metrics: one row per score.
+
+    Args:
+        summary: dict score -> metric -> ``{"mean": float or None,
+            "std": float}``
+        score_names: the rows, in order
+        num_seeds: ``mean ± std`` is shown when more than one
+        metrics: the columns, in order
+
+    Returns:
+        the table as a string
+    """
+    header = ["score"] + list(metrics)
+    rows = []
+    for name in score_names:
+        cells = [name]
+        for metric in metrics:
+            m = summary[name][metric]
+            if m["mean"] is None:
+                cells.append("-")
+            elif num_seeds > 1:
+                cells.append(f"{m['mean']:.3f} ± {m['std']:.3f}")
+            else:
+                cells.append(f"{m['mean']:.3f}")
+        rows.append(cells)
+    widths = [max(len(r[i]) for r in [header] + rows)
+              for i in range(len(header))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths))]
+    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    return "\n".join(lines)
