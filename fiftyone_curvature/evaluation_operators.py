@@ -3,7 +3,12 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from .operators import _TRAINING_PARAMS, DEVICE_CHOICES, MODEL_CHOICES
+from .operators import (
+    _TRAINING_PARAMS,
+    DEVICE_CHOICES,
+    MODEL_CHOICES,
+    _threaded,
+)
 
 #: noise kinds offered in the form (fiftyone_curvature.evaluation.KINDS,
 #: literal so that listing operators imports nothing heavy)
@@ -75,35 +80,6 @@ def _run_evaluate(samples, kwargs, progress):
                                **kwargs)
 
 
-def _threaded(samples, kwargs):
-    """Runs the evaluation in a thread, yielding its progress dicts."""
-    import queue
-    import threading
-
-    events = queue.Queue()
-    done = object()
-    failure = []
-
-    def work():
-        try:
-            _run_evaluate(samples, kwargs, events.put)
-        except BaseException as e:  # re-raised in the caller's thread
-            failure.append(e)
-        finally:
-            events.put(done)
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    while True:
-        info = events.get()
-        if info is done:
-            break
-        yield info
-    thread.join()
-    if failure:
-        raise failure[0]
-
-
 def _progress_label(info):
     if info.get("phase") == "epoch":
         return (
@@ -156,7 +132,7 @@ class EvaluateCorruption(foo.Operator):
 
             _run_evaluate(target, kwargs, progress)
         else:
-            for info in _threaded(target, kwargs):
+            for info in _threaded(_run_evaluate, target, kwargs):
                 yield ctx.ops.set_progress(label=_progress_label(info),
                                            progress=info["fraction"])
         yield ctx.ops.reload_dataset()

@@ -110,7 +110,7 @@ class ComputeCurvature(foo.Operator):
 
             _run_compute(target, kwargs, progress)
         else:
-            for info in _threaded_compute(target, kwargs):
+            for info in _threaded(_run_compute, target, kwargs):
                 yield ctx.ops.set_progress(
                     label=_progress_label(info), progress=info["fraction"]
                 )
@@ -172,10 +172,10 @@ def _run_compute(samples, kwargs, progress):
     compute_curvature(samples, label_field, progress=progress, **kwargs)
 
 
-def _threaded_compute(samples, kwargs):
-    """Runs the computation in a thread and yields its progress dicts, so
-    that an immediate (generator) execution can stream progress to the
-    App."""
+def _threaded(run, samples, kwargs):
+    """Runs ``run(samples, kwargs, progress)`` in a thread and yields its
+    progress dicts, so that an immediate (generator) execution can stream
+    progress to the App; an exception of ``run`` is re-raised here."""
     import queue
     import threading
 
@@ -185,7 +185,7 @@ def _threaded_compute(samples, kwargs):
 
     def work():
         try:
-            _run_compute(samples, kwargs, events.put)
+            run(samples, kwargs, events.put)
         except BaseException as e:  # re-raised in the caller's thread
             failure.append(e)
         finally:
