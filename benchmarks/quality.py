@@ -182,7 +182,9 @@ def main(argv=None):
           f"flipped samples memorized {np.mean(pred[flipped] == noisy[flipped]):.3f}; "
           f"accuracy vs clean labels {np.mean(pred == labels):.3f}")
 
-    rows = {"curvature": metrics(flipped, r.curvature)}
+    rows = {}
+    if r.scored_epochs:  # score_every=0 records training dynamics only
+        rows["curvature"] = metrics(flipped, r.curvature)
     for name in SCORES:
         rows[name] = metrics(flipped, suspicion(name, r.scores[name]))
     print(f"\n{'score':<16}{'AUROC':>8}{'AP':>8}{'P@k':>8}")

@@ -59,21 +59,26 @@ class _Bar:
             self.stream.flush()
 
 
-def _add_training_args(parser, epochs_default):
-    parser.add_argument("--epochs", type=int, default=epochs_default,
+def _add_training_args(parser, epochs_default=None):
+    from .config import TrackingConfig
+
+    defaults = TrackingConfig()
+    parser.add_argument("--epochs", type=int,
+                        default=epochs_default or defaults.epochs,
                         help="training epochs (default %(default)s)")
-    parser.add_argument("--probes", type=int, default=2,
+    parser.add_argument("--probes", type=int, default=defaults.probes,
                         help="Rademacher probes per scored epoch "
                         "(default %(default)s)")
-    parser.add_argument("--h", type=float, default=1e-3,
+    parser.add_argument("--h", type=float, default=defaults.h,
                         help="finite-difference step (default %(default)s)")
-    parser.add_argument("--score-every", type=int, default=1,
+    parser.add_argument("--score-every", type=int,
+                        default=defaults.score_every,
                         help="score every k-th epoch (default %(default)s)")
-    parser.add_argument("--model", default="auto",
+    parser.add_argument("--model", default=defaults.model,
                         help="auto, small_cnn, small_resnet or resnet18")
-    parser.add_argument("--device", default="auto",
+    parser.add_argument("--device", default=defaults.device,
                         help="auto, cpu, cuda or cuda:i")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=int, default=defaults.seed,
                         help="random seed (default %(default)s)")
     parser.add_argument("--set", action="append", default=[],
                         metavar="NAME=VALUE",
@@ -132,7 +137,7 @@ def _build_parser():
                          "resume")
     compute.add_argument("--no-progress", action="store_true",
                          help="no progress bar")
-    _add_training_args(compute, 30)
+    _add_training_args(compute)
 
     demo = sub.add_parser(
         "demo", help="end-to-end demo on scikit-learn digits with label "
@@ -197,7 +202,7 @@ def _add_evaluation_parsers(sub):
                           help="also write a static report to DIR")
     evaluate.add_argument("--no-progress", action="store_true",
                           help="no progress bar")
-    _add_training_args(evaluate, 30)
+    _add_training_args(evaluate)
     dups = evaluate.add_argument_group(
         "duplicate injection (--duplicates)",
         "Instead of flipping labels, add JPEG re-encoded copies of "

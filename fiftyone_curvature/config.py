@@ -1,9 +1,10 @@
-"""The configuration of a curvature-tracked training run (pure Python)."""
+"""The configuration of a curvature-tracked training run (pure Python).
+
+Importing this module does not import torch, so the CLI and the App's
+operator forms can read the defaults cheaply.
+"""
 
 import dataclasses
-
-from .curvature import AGGREGATIONS, ESTIMATORS, NORMS
-from .models import MODELS
 
 SCHEDULES = ("cosine", "onecycle", "multistep", "constant")
 
@@ -81,6 +82,8 @@ class TrackingConfig:
 
     def validate(self):
         """Raises ValueError naming the first invalid option."""
+        from .curvature import AGGREGATIONS, ESTIMATORS, NORMS
+        from .models import MODELS
 
         def choice(name, valid):
             if getattr(self, name) not in valid:

@@ -1,12 +1,14 @@
 """compute_curvature: validate -> register run -> read data -> train -> write."""
 
 import logging
-import math
 
 import numpy as np
 
 from . import views as cv_views
 from .dynamics import SCORES
+from .writeback import (
+    Column, classification_docs, finite_or_none, write_columns,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -288,10 +290,6 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
     return results
 
 
-def _finite_or_none(values):
-    return [float(v) if math.isfinite(v) else None for v in values]
-
-
 def percentile_ranks(values):
     """(N,) ranks scaled to [0, 1]: 1 = highest value, ties averaged."""
     from scipy.stats import rankdata
@@ -304,48 +302,42 @@ def percentile_ranks(values):
 
 
 def _write_fields(dataset, key, prepared, result):
+    """All per-sample fields of a run, in one bulk write."""
     import fiftyone as fo
 
-    ids = prepared.sample_ids
-    schema = dataset.get_field_schema()
-
-    def write(field, values, ftype, description, **kw):
-        if field not in schema:
-            dataset.add_sample_field(field, ftype, description=description,
-                                     **kw)
-        dataset.set_values(field, dict(zip(ids, values)), key_field="id")
-
-    write(key, _finite_or_none(result.curvature), fo.FloatField,
-          "mean finite-difference input-loss curvature over the scored "
-          "epochs; higher = more likely memorized")
-    epochs = result.curvature_epochs.astype(np.float64)
-    write(f"{key}_epochs", [_finite_or_none(row) for row in epochs],
-          fo.ListField,
-          f"curvature at each scored epoch {result.scored_epochs}",
-          subfield=fo.FloatField)
-    write(f"{key}_percentile",
-          [float(v) for v in percentile_ranks(result.curvature)],
-          fo.FloatField,
-          f"rank of {key} among the run's samples in [0, 1]; 1 = highest")
-    probs = result.probabilities
-    preds = result.predictions
-    classes = prepared.classes
-    predictions = [
-        fo.Classification(
-            label=classes[p],
-            confidence=float(probs[i, p]),
-            logits=result.logits[i].astype(np.float64),
-        )
-        for i, p in enumerate(preds)
+    columns = [
+        Column(key, finite_or_none(result.curvature), fo.FloatField,
+               "mean finite-difference input-loss curvature over the scored "
+               "epochs; higher = more likely memorized"),
+        Column(f"{key}_epochs",
+               [finite_or_none(row)
+                for row in result.curvature_epochs.astype(np.float64)],
+               fo.ListField,
+               f"curvature at each scored epoch {result.scored_epochs}",
+               {"subfield": fo.FloatField}),
+        Column(f"{key}_percentile",
+               [float(v) for v in percentile_ranks(result.curvature)],
+               fo.FloatField,
+               f"rank of {key} among the run's samples in [0, 1]; "
+               "1 = highest"),
     ]
-    write(f"{key}_prediction", predictions, fo.EmbeddedDocumentField,
-          "prediction of the final network (eval mode)",
-          embedded_doc_type=fo.Classification)
+    preds = result.predictions
+    columns.append(Column(
+        f"{key}_prediction",
+        classification_docs(
+            prepared.classes, preds,
+            result.probabilities[np.arange(len(preds)), preds],
+            result.logits),
+        fo.EmbeddedDocumentField,
+        "prediction of the final network (eval mode)",
+        {"embedded_doc_type": fo.Classification}))
     for name, (higher, description) in SCORES.items():
         direction = ("higher = more suspicious" if higher
                      else "LOWER = more suspicious")
-        write(f"{key}_{name}", _finite_or_none(result.scores[name]),
-              fo.FloatField, f"{description} ({direction})")
+        columns.append(Column(f"{key}_{name}",
+                              finite_or_none(result.scores[name]),
+                              fo.FloatField, f"{description} ({direction})"))
+    write_columns(dataset, prepared.sample_ids, columns)
 
 
 class _Reporter:

@@ -683,38 +683,25 @@ def _order_groups(samples, key, ids, groups):
 def _write_fields(dataset, key, ids, groups, distance):
     import fiftyone as fo
 
+    from .writeback import Column, finite_or_none, write_columns
+
     group_f, flag_f, dist_f = output_fields(key)
-    schema = dataset.get_field_schema()
-    specs = (
-        (group_f, fo.IntField, "conflicting duplicate group (0 = highest "
-         "curvature); None outside conflicting groups"),
-        (flag_f, fo.BooleanField, "whether the sample is a duplicate of an "
-         "image with another label"),
-        (dist_f, fo.FloatField, "cosine distance to the nearest sample "
-         "with another label; LOWER = more likely a conflicting "
-         "duplicate"),
-    )
-    for field, ftype, description in specs:
-        if field not in schema:
-            dataset.add_sample_field(field, ftype, description=description)
     group_of = {}
     for g, members in enumerate(groups):
         for i in members:
             group_of[i] = g
-    dataset.set_values(
-        group_f, {sid: group_of.get(i) for i, sid in enumerate(ids)},
-        key_field="id",
-    )
-    dataset.set_values(
-        flag_f, {sid: i in group_of for i, sid in enumerate(ids)},
-        key_field="id",
-    )
-    dataset.set_values(
-        dist_f,
-        {sid: (float(distance[i]) if np.isfinite(distance[i]) else None)
-         for i, sid in enumerate(ids)},
-        key_field="id",
-    )
+    n = len(ids)
+    write_columns(dataset, ids, [
+        Column(group_f, [group_of.get(i) for i in range(n)], fo.IntField,
+               "conflicting duplicate group (0 = highest curvature); None "
+               "outside conflicting groups"),
+        Column(flag_f, [i in group_of for i in range(n)], fo.BooleanField,
+               "whether the sample is a duplicate of an image with another "
+               "label"),
+        Column(dist_f, finite_or_none(distance), fo.FloatField,
+               "cosine distance to the nearest sample with another label; "
+               "LOWER = more likely a conflicting duplicate"),
+    ])
 
 
 # --------------------------------------------------------------------------

@@ -8,19 +8,24 @@ App loads the plugin.
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from .config import TrackingConfig
+
 #: model names offered in the form (fiftyone_curvature.models.MODELS plus
 #: "auto"; kept literal so that listing operators never imports torch)
 MODEL_CHOICES = ("auto", "small_cnn", "small_resnet", "resnet18")
 DEVICE_CHOICES = ("auto", "cpu", "cuda")
 
 #: form parameter -> (default, description)
+_DEFAULTS = TrackingConfig()
 _TRAINING_PARAMS = {
-    "epochs": (30, "Training epochs; curvature is averaged over them"),
-    "probes": (2, "Rademacher probes per scored epoch"),
-    "h": (1e-3, "Finite-difference step"),
-    "score_every": (1, "Score curvature every k-th epoch (last always)"),
+    "epochs": (_DEFAULTS.epochs,
+               "Training epochs; curvature is averaged over them"),
+    "probes": (_DEFAULTS.probes, "Rademacher probes per scored epoch"),
+    "h": (_DEFAULTS.h, "Finite-difference step"),
+    "score_every": (_DEFAULTS.score_every,
+                    "Score curvature every k-th epoch (last always)"),
     "image_size": (32, "Working resolution; smaller images keep their size"),
-    "seed": (0, "Random seed"),
+    "seed": (_DEFAULTS.seed, "Random seed"),
 }
 
 
@@ -122,11 +127,11 @@ class ComputeCurvature(foo.Operator):
         label_field,
         curvature_field="curvature",
         model="auto",
-        epochs=30,
-        probes=2,
-        h=1e-3,
-        score_every=1,
-        image_size=32,
+        epochs=None,
+        probes=None,
+        h=None,
+        score_every=None,
+        image_size=None,
         device="auto",
         seed=0,
         delegate=False,

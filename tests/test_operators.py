@@ -56,7 +56,7 @@ def test_plugin_import_is_light():
         "import sys, runpy; "
         f"runpy.run_path({os.path.join(REPO_ROOT, '__init__.py')!r}); "
         "heavy = [m for m in ('torch', 'fiftyone_curvature.training', "
-        "'fiftyone_curvature.core', 'fiftyone_curvature.config') "
+        "'fiftyone_curvature.core', 'fiftyone_curvature.curvature') "
         "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
