@@ -173,33 +173,10 @@ def _validate_collection(samples):
 
 
 def _validate_key(samples, label_field, key):
-    from .runs import Curvature, output_fields
+    from .runs import Curvature, check_run_key, output_fields
 
-    if not isinstance(key, str) or not key.isidentifier():
-        raise ValueError(
-            f"curvature_field must be a valid identifier, got {key!r}"
-        )
-    outputs = output_fields(key)
-    if label_field in outputs:
-        raise ValueError(
-            f"The label field {label_field!r} would be overwritten by the "
-            f"run {key!r}; choose another curvature_field"
-        )
-    dataset = samples._root_dataset
-    ours = set(dataset.list_brain_runs(type=Curvature))
-    if key in dataset.list_brain_runs() and key not in ours:
-        raise ValueError(
-            f"Brain run {key!r} exists and is not a curvature run; choose "
-            "another curvature_field or delete that run"
-        )
-    if key not in ours:
-        schema = dataset.get_field_schema()
-        taken = [f for f in outputs if f in schema]
-        if taken:
-            raise ValueError(
-                f"Fields {taken} exist and were not written by a curvature "
-                f"run; choose another curvature_field than {key!r}"
-            )
+    check_run_key(samples, key, label_field, Curvature, "a curvature run",
+                  output_fields, key_name="curvature_field")
 
 
 def _compute_curvature(samples, label_field, key, classes, image_size,

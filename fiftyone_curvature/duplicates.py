@@ -500,30 +500,10 @@ def find_duplicate_conflicts(
 
 
 def _validate_key(samples, label_field, key):
-    if not isinstance(key, str) or not key.isidentifier():
-        raise ValueError(f"key must be a valid identifier, got {key!r}")
-    outputs = output_fields(key)
-    if label_field in outputs:
-        raise ValueError(
-            f"The label field {label_field!r} would be overwritten; choose "
-            "another key"
-        )
-    dataset = samples._root_dataset
-    rkey = run_key(key)
-    ours = set(dataset.list_brain_runs(type=DuplicateConflicts))
-    if rkey in dataset.list_brain_runs() and rkey not in ours:
-        raise ValueError(
-            f"Brain run {rkey!r} exists and is not a duplicate search; "
-            "choose another key"
-        )
-    if rkey not in ours:
-        schema = dataset.get_field_schema()
-        taken = [f for f in outputs if f in schema]
-        if taken:
-            raise ValueError(
-                f"Fields {taken} exist and were not written by a duplicate "
-                f"search; choose another key than {key!r}"
-            )
+    from .runs import check_run_key
+
+    check_run_key(samples, key, label_field, DuplicateConflicts,
+                  "a duplicate search", output_fields, brain_key_of=run_key)
 
 
 def _vectors(samples, method, embeddings, image_size, ids):

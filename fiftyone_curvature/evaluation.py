@@ -257,31 +257,13 @@ class CorruptionEvaluationConfig(cv_runs.CurvatureConfig):
 class CorruptionEvaluation(cv_runs.Curvature):
     """A corruption-injection evaluation run."""
 
-    def rename(self, samples, brain_key, new_brain_key):
-        from . import views as cv_views
+    _RUN_NOUN = "evaluation"
 
-        dataset = samples._root_dataset
-        old = self.config.output_fields()
-        new = output_fields(new_brain_key, self.config.score_names)
-        schema = dataset.get_field_schema()
-        taken = [f for f in new if f in schema]
-        if taken:
-            raise ValueError(
-                f"Cannot rename evaluation {brain_key!r} to "
-                f"{new_brain_key!r}: fields {taken} already exist"
-            )
-        dataset.rename_sample_fields(
-            {o: n for o, n in zip(old, new) if o in schema}
-        )
-        had_views = bool(self.config.views)
-        cv_views.delete_views(dataset, self.config.views)
-        self.config.curvature_field = new_brain_key
-        self.config.views = []
-        if had_views:
-            self.config.views = [
-                _save_corrupted_view(samples, new_brain_key)
-            ]
-        self.update_run_config(samples, brain_key, self.config)
+    def _output_fields_of(self, key):
+        return output_fields(key, self.config.score_names)
+
+    def _save_views(self, samples, brain_key, key):
+        return [_save_corrupted_view(samples, key)]
 
 
 class CorruptionEvaluationResults(cv_runs.CurvatureResults):
@@ -630,29 +612,10 @@ def evaluate_corruption(
 
 
 def _validate_key(samples, label_field, key):
-    if not isinstance(key, str) or not key.isidentifier():
-        raise ValueError(f"key must be a valid identifier, got {key!r}")
-    outputs = output_fields(key)
-    if label_field in outputs:
-        raise ValueError(
-            f"The label field {label_field!r} would be overwritten by the "
-            f"evaluation {key!r}; choose another key"
-        )
-    dataset = samples._root_dataset
-    ours = set(dataset.list_brain_runs(type=CorruptionEvaluation))
-    if key in dataset.list_brain_runs() and key not in ours:
-        raise ValueError(
-            f"Brain run {key!r} exists and is not a corruption evaluation; "
-            "choose another key or delete that run"
-        )
-    if key not in ours:
-        schema = dataset.get_field_schema()
-        taken = [f for f in outputs if f in schema]
-        if taken:
-            raise ValueError(
-                f"Fields {taken} exist and were not written by an "
-                f"evaluation; choose another key than {key!r}"
-            )
+    from .runs import check_run_key
+
+    check_run_key(samples, key, label_field, CorruptionEvaluation,
+                  "a corruption evaluation", output_fields)
 
 
 def _evaluate_corruption(samples, label_field, noise, kind, seeds, key,

@@ -35,6 +35,49 @@ def output_fields(key, score_names=None):
     ] + [f"{key}_{name}" for name in names]
 
 
+def check_run_key(samples, key, label_field, run_type, what, outputs_of,
+                  key_name="key", brain_key_of=None):
+    """Raises ValueError unless ``key`` can name a run of ``run_type``.
+
+    A key is usable when it is an identifier, none of its output fields is
+    the label field, and its brain key and output fields are either free or
+    already owned by a run of the same type (which the new run replaces).
+
+    Args:
+        samples: the collection the run is for
+        key: the user's key (the output fields are derived from it)
+        label_field: the label field the run reads (never overwritten)
+        run_type: the brain method class that owns such runs
+        what: how errors name the run type, e.g. ``"a curvature run"``
+        outputs_of: function mapping a key to its output field names
+        key_name ("key"): how errors name the argument
+        brain_key_of (None): function mapping a key to its brain key, when
+            they differ
+    """
+    if not isinstance(key, str) or not key.isidentifier():
+        raise ValueError(
+            f"{key_name} must be a valid identifier, got {key!r}")
+    outputs = outputs_of(key)
+    if label_field in outputs:
+        raise ValueError(
+            f"The label field {label_field!r} would be overwritten by "
+            f"{what} {key!r}; choose another {key_name}")
+    dataset = samples._root_dataset
+    brain_key = brain_key_of(key) if brain_key_of else key
+    ours = set(dataset.list_brain_runs(type=run_type))
+    if brain_key in dataset.list_brain_runs() and brain_key not in ours:
+        raise ValueError(
+            f"Brain run {brain_key!r} exists and is not {what}; choose "
+            f"another {key_name} or delete that run")
+    if brain_key not in ours:
+        schema = dataset.get_field_schema()
+        taken = [f for f in outputs if f in schema]
+        if taken:
+            raise ValueError(
+                f"Fields {taken} exist and were not written by {what}; "
+                f"choose another {key_name} than {key!r}")
+
+
 class CurvatureConfig(fob.BrainMethodConfig):
     """Configuration of a curvature run.
 
@@ -106,15 +149,31 @@ class Curvature(fob.BrainMethod):
             dataset.delete_sample_fields(present, error_level=1)
         cv_views.delete_views(dataset, self.config.views)
 
+    #: how rename errors name this kind of run
+    _RUN_NOUN = "curvature run"
+
+    def _output_fields_of(self, key):
+        """The output fields this run would have under key ``key``."""
+        return output_fields(key, self.config.score_names)
+
+    def _save_views(self, samples, brain_key, key):
+        """Saves this run's views under key ``key``; returns their names."""
+        return cv_views.save_views(
+            self.load_run_view(samples, brain_key),
+            key,
+            self.config.label_field,
+            self.config.thresholds,
+        )
+
     def rename(self, samples, brain_key, new_brain_key):
         dataset = samples._root_dataset
         old = self.config.output_fields()
-        new = output_fields(new_brain_key, self.config.score_names)
+        new = self._output_fields_of(new_brain_key)
         schema = dataset.get_field_schema()
         taken = [f for f in new if f in schema]
         if taken:
             raise ValueError(
-                f"Cannot rename curvature run {brain_key!r} to "
+                f"Cannot rename {self._RUN_NOUN} {brain_key!r} to "
                 f"{new_brain_key!r}: fields {taken} already exist"
             )
         dataset.rename_sample_fields(
@@ -125,13 +184,8 @@ class Curvature(fob.BrainMethod):
         self.config.curvature_field = new_brain_key
         self.config.views = []
         if had_views:
-            run_samples = self.load_run_view(samples, brain_key)
-            self.config.views = cv_views.save_views(
-                run_samples,
-                new_brain_key,
-                self.config.label_field,
-                self.config.thresholds,
-            )
+            self.config.views = self._save_views(samples, brain_key,
+                                                 new_brain_key)
         self.update_run_config(samples, brain_key, self.config)
 
     def _validate_run(self, samples, brain_key, existing_info):
