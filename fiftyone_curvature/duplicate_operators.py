@@ -7,6 +7,8 @@ Parses params only; the work is
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from .forms import key_input, label_field_input
+
 #: comparison methods offered in the form (duplicates.METHODS; literal so
 #: that listing operators imports nothing heavy)
 METHOD_CHOICES = {
@@ -108,56 +110,26 @@ def _kwargs(params):
     return kwargs
 
 
-def _key_error(dataset, key, label_field):
-    from .duplicates import DuplicateConflicts, output_fields, run_key
-
-    if not key or not key.isidentifier():
-        return "The key must be a valid Python identifier"
-    if label_field and label_field in output_fields(key):
-        return f"The search would overwrite the label field {label_field!r}"
-    rkey = run_key(key)
-    ours = dataset.list_brain_runs(type=DuplicateConflicts)
-    if rkey in dataset.list_brain_runs() and rkey not in ours:
-        return f"Brain run {rkey!r} exists and is not a duplicate search"
-    if rkey not in ours:
-        schema = dataset.get_field_schema()
-        taken = [f for f in output_fields(key) if f in schema]
-        if taken:
-            return f"Fields {taken} exist; choose another key"
-    return None
-
-
 def _inputs(ctx, inputs):
     import fiftyone as fo
 
-    from .duplicates import output_fields, run_key, view_name
+    from .duplicates import _validate_key, output_fields, run_key, view_name
     from .runs import Curvature
 
     target = ctx.target_view()
-    labels = sorted(target.get_field_schema(
-        ftype=fo.EmbeddedDocumentField, embedded_doc_type=fo.Classification
-    ))
-    if not labels:
-        prop = inputs.view("no_labels", types.Warning(
-            label="No Classification field",
-            description="Duplicates are compared by their "
-            "fo.Classification labels; this collection has none",
-        ))
-        prop.invalid = True
+    if not label_field_input(
+        ctx, inputs, "Label field", "The labels compared (never modified)",
+        "Duplicates are compared by their fo.Classification labels",
+    ):
         return False
-    choices = types.DropdownView()
-    for name in labels:
-        choices.add_choice(name, label=name)
-    inputs.enum("label_field", choices.values(), required=True,
-                label="Label field", view=choices,
-                default=labels[0] if len(labels) == 1 else None,
-                description="The labels compared (never modified)")
     runs = ctx.dataset.list_brain_runs(type=Curvature)
     default_key = runs[0] if len(runs) == 1 else "curvature"
-    key_prop = inputs.str(
-        "key", default=default_key, required=True, label="Key",
-        description="Prefix of the fields and view; the key of a curvature "
-        f"run orders groups by its curvature (runs: {runs or 'none'})",
+    key, error = key_input(
+        ctx, inputs, "key", default_key, "Key",
+        "Prefix of the fields and view; the key of a curvature run orders "
+        f"groups by its curvature (runs: {runs or 'none'})",
+        lambda dataset, key, label_field: _validate_key(
+            dataset, label_field, key),
     )
     method_view = types.RadioGroup()
     for name, label in METHOD_CHOICES.items():
@@ -190,11 +162,7 @@ def _inputs(ctx, inputs):
                     label="Embeddings field", view=emb_view,
                     default=vectors[0] if len(vectors) == 1 else None)
         inputs.bool("exact", default=True, label="Also byte-identical files")
-    key = ctx.params.get("key") or default_key
-    error = _key_error(ctx.dataset, key, ctx.params.get("label_field"))
     if error:
-        key_prop.invalid = True
-        key_prop.error_message = error
         return False
     inputs.view("notice", types.Notice(label=(
         f"Writes {', '.join(output_fields(key))} (brain run "

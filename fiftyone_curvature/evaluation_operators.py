@@ -3,12 +3,10 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from .operators import (
-    _TRAINING_PARAMS,
-    DEVICE_CHOICES,
-    MODEL_CHOICES,
-    _threaded,
+from .forms import (
+    key_input, label_field_input, training_inputs, training_kwargs,
 )
+from .operators import _threaded
 
 #: noise kinds offered in the form (fiftyone_curvature.evaluation.KINDS,
 #: literal so that listing operators imports nothing heavy)
@@ -55,19 +53,10 @@ def _evaluate_kwargs(params):
         "noise": float(params.get("noise") or 0.1),
         "kind": params.get("kind") or "symmetric",
         "seeds": parse_seeds(params.get("seeds") or "0"),
-        "model": params.get("model") or "auto",
-        "device": params.get("device") or "auto",
+        **training_kwargs(params, with_seed=False),
     }
     if kwargs["kind"] == "asymmetric":
         kwargs["mapping"] = parse_mapping(params.get("mapping"))
-    for name, (default, _) in _TRAINING_PARAMS.items():
-        if name == "seed":
-            continue
-        value = params.get(name)
-        kwargs[name] = default if value is None else value
-    for name in ("epochs", "probes", "score_every", "image_size"):
-        kwargs[name] = int(kwargs[name])
-    kwargs["h"] = float(kwargs["h"])
     return kwargs
 
 
@@ -174,55 +163,21 @@ class EvaluateCorruption(foo.Operator):
         )
 
 
-def _key_error(dataset, key, label_field):
+def _evaluate_inputs(ctx, inputs):
     from .evaluation import _validate_key
 
-    if not key or not key.isidentifier():
-        return "The key must be a valid Python identifier"
-    try:
-        _validate_key(dataset, label_field, key)
-    except ValueError as e:
-        return str(e)
-    return None
-
-
-def _evaluate_inputs(ctx, inputs):
-    import fiftyone as fo
-
-    target_view = ctx.target_view()
-    schema = target_view.get_field_schema(
-        ftype=fo.EmbeddedDocumentField, embedded_doc_type=fo.Classification
-    )
-    label_fields = sorted(schema)
-    if not label_fields:
-        prop = inputs.view("no_labels", types.Warning(
-            label="No Classification field",
-            description="The evaluation corrupts a copy of an "
-            "fo.Classification field; this collection has none",
-        ))
-        prop.invalid = True
+    if not label_field_input(
+        ctx, inputs, "Label field (assumed clean)",
+        "Read only: the noise goes into the run's own fields",
+        "The evaluation corrupts a copy of an fo.Classification field",
+    ):
         return False
-    choices = types.DropdownView()
-    for name in label_fields:
-        choices.add_choice(name, label=name)
-    inputs.enum(
-        "label_field", choices.values(), required=True,
-        label="Label field (assumed clean)",
-        description="Read only: the noise goes into the run's own fields",
-        default=label_fields[0] if len(label_fields) == 1 else None,
-        view=choices,
+    key, error = key_input(
+        ctx, inputs, "key", "curvature_eval", "Run key",
+        "Brain key and curvature field; other fields are <key>_<suffix>",
+        lambda dataset, key, label_field: _validate_key(
+            dataset, label_field, key),
     )
-    key_prop = inputs.str(
-        "key", default="curvature_eval", required=True,
-        label="Run key",
-        description="Brain key and curvature field; other fields are "
-        "<key>_<suffix>",
-    )
-    key = ctx.params.get("key") or "curvature_eval"
-    error = _key_error(ctx.dataset, key, ctx.params.get("label_field"))
-    if error:
-        key_prop.invalid = True
-        key_prop.error_message = error
     inputs.float("noise", default=0.1, min=0.001, max=0.999,
                  label="Noise fraction",
                  description="Fraction of labels flipped")
@@ -242,26 +197,7 @@ def _evaluate_inputs(ctx, inputs):
     inputs.str("seeds", default="0", label="Seeds",
                description="Comma-separated; one training per seed, "
                "metrics as mean and std")
-    model_choices = types.DropdownView()
-    for name in MODEL_CHOICES:
-        model_choices.add_choice(name, label=name)
-    inputs.enum("model", model_choices.values(), default="auto",
-                label="Model", view=model_choices)
-    for name, (default, description) in _TRAINING_PARAMS.items():
-        if name == "seed":
-            continue
-        label = name.replace("_", " ").capitalize()
-        if isinstance(default, float):
-            inputs.float(name, default=default, label=label,
-                         description=description)
-        else:
-            inputs.int(name, default=default, min=1, label=label,
-                       description=description)
-    device_choices = types.DropdownView()
-    for name in DEVICE_CHOICES:
-        device_choices.add_choice(name, label=name)
-    inputs.enum("device", device_choices.values(), default="auto",
-                label="Device", view=device_choices)
+    training_inputs(inputs, with_seed=False)
     if error:
         return False
     inputs.view("views_notice", types.Notice(

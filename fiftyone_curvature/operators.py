@@ -8,25 +8,9 @@ App loads the plugin.
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from .config import TrackingConfig
-
-#: model names offered in the form (fiftyone_curvature.models.MODELS plus
-#: "auto"; kept literal so that listing operators never imports torch)
-MODEL_CHOICES = ("auto", "small_cnn", "small_resnet", "resnet18")
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
-
-#: form parameter -> (default, description)
-_DEFAULTS = TrackingConfig()
-_TRAINING_PARAMS = {
-    "epochs": (_DEFAULTS.epochs,
-               "Training epochs; curvature is averaged over them"),
-    "probes": (_DEFAULTS.probes, "Rademacher probes per scored epoch"),
-    "h": (_DEFAULTS.h, "Finite-difference step"),
-    "score_every": (_DEFAULTS.score_every,
-                    "Score curvature every k-th epoch (last always)"),
-    "image_size": (32, "Working resolution; smaller images keep their size"),
-    "seed": (_DEFAULTS.seed, "Random seed"),
-}
+from .forms import (
+    key_input, label_field_input, training_inputs, training_kwargs,
+)
 
 
 def _curvature_runs(dataset):
@@ -154,19 +138,11 @@ class ComputeCurvature(foo.Operator):
 
 
 def _compute_kwargs(params):
-    kwargs = {
+    return {
         "label_field": params["label_field"],
         "curvature_field": params.get("curvature_field") or "curvature",
-        "model": params.get("model") or "auto",
-        "device": params.get("device") or "auto",
+        **training_kwargs(params),
     }
-    for name, (default, _) in _TRAINING_PARAMS.items():
-        value = params.get(name)
-        kwargs[name] = default if value is None else value
-    for name in ("epochs", "probes", "score_every", "image_size", "seed"):
-        kwargs[name] = int(kwargs[name])
-    kwargs["h"] = float(kwargs["h"])
-    return kwargs
 
 
 def _run_compute(samples, kwargs, progress):
@@ -209,74 +185,24 @@ def _threaded(run, samples, kwargs):
 
 
 def _compute_inputs(ctx, inputs):
-    import fiftyone as fo
+    from .core import _validate_key
 
-    target_view = ctx.target_view()
-    schema = target_view.get_field_schema(
-        ftype=fo.EmbeddedDocumentField, embedded_doc_type=fo.Classification
-    )
-    label_fields = sorted(schema)
-    if not label_fields:
-        prop = inputs.view(
-            "no_labels",
-            types.Warning(
-                label="No Classification field",
-                description=(
-                    "Curvature trains on an fo.Classification label field; "
-                    "this collection has none"
-                ),
-            ),
-        )
-        prop.invalid = True
+    if not label_field_input(
+        ctx, inputs, "Label field", "The labels to train on (never modified)",
+        "Curvature trains on an fo.Classification label field",
+    ):
         return False
-    choices = types.DropdownView()
-    for name in label_fields:
-        choices.add_choice(name, label=name)
-    inputs.enum(
-        "label_field", choices.values(), required=True,
-        label="Label field",
-        description="The labels to train on (never modified)",
-        default=label_fields[0] if len(label_fields) == 1 else None,
-        view=choices,
+    key, error = key_input(
+        ctx, inputs, "curvature_field", "curvature",
+        "Curvature field / run key",
+        "Output field and brain key; the other fields are named "
+        "<key>_<suffix>",
+        lambda dataset, key, label_field: _validate_key(
+            dataset, label_field, key),
     )
-    key_prop = inputs.str(
-        "curvature_field", default="curvature", required=True,
-        label="Curvature field / run key",
-        description=(
-            "Output field and brain key; the other fields are named "
-            "<key>_<suffix>"
-        ),
-    )
-    key = ctx.params.get("curvature_field") or "curvature"
-    label_field = ctx.params.get("label_field")
-    error = _key_error(ctx.dataset, key, label_field)
-    if error:
-        key_prop.invalid = True
-        key_prop.error_message = error
-    model_choices = types.DropdownView()
-    for name in MODEL_CHOICES:
-        model_choices.add_choice(name, label=name)
-    inputs.enum(
-        "model", model_choices.values(), default="auto", label="Model",
-        description=(
-            "auto: small_cnn under 16 px, resnet18 on a GPU, small_resnet on "
-            "CPU"
-        ),
-        view=model_choices,
-    )
-    for name, (default, description) in _TRAINING_PARAMS.items():
-        label = name.replace("_", " ").capitalize()
-        if isinstance(default, float):
-            inputs.float(name, default=default, label=label,
-                         description=description)
-        else:
-            inputs.int(name, default=default, min=0 if name == "seed"
-                       else 1, label=label, description=description)
-    device_choices = types.DropdownView()
-    for name in DEVICE_CHOICES:
-        device_choices.add_choice(name, label=name)
-    inputs.enum("device", device_choices.values(), default="auto",
-                label="Device", view=device_choices)
+    training_inputs(inputs, model_description=(
+        "auto: small_cnn under 16 px, resnet18 on a GPU, small_resnet on "
+        "CPU"))
     if error:
         return False
     from .views import view_names
@@ -298,25 +224,6 @@ def _compute_inputs(ctx, inputs):
             types.Warning(label=f"Run {key!r} exists and will be replaced"),
         )
     return True
-
-
-def _key_error(dataset, key, label_field):
-    from .runs import output_fields
-
-    if not key.isidentifier():
-        return "The key must be a valid Python identifier"
-    if label_field and label_field in output_fields(key):
-        return f"The run would overwrite the label field {label_field!r}"
-    runs = dataset.list_brain_runs()
-    ours = _curvature_runs(dataset)
-    if key in runs and key not in ours:
-        return f"Brain run {key!r} exists and is not a curvature run"
-    if key not in ours:
-        schema = dataset.get_field_schema()
-        taken = [f for f in output_fields(key) if f in schema]
-        if taken:
-            return f"Fields {taken} exist; choose another key"
-    return None
 
 
 # --------------------------------------------------------------------------

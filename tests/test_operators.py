@@ -10,7 +10,8 @@ import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators.delegated import DelegatedOperationService
 
-from fiftyone_curvature.operators import MODEL_CHOICES, OPERATORS
+from fiftyone_curvature.forms import MODEL_CHOICES
+from fiftyone_curvature.operators import OPERATORS
 
 PLUGIN = "@fiftyone-curvature/curvature"
 NAMES = ["compute_curvature", "load_curvature_view", "get_curvature_info",
@@ -170,3 +171,53 @@ def test_form_validates_the_key(digits):
             params=_compute_params(curvature_field="taken"),
         )
     assert digits.list_brain_runs() == []
+
+
+def _form(operator, dataset, **params):
+    ctx = foo.ExecutionContext(request_params=dict(
+        dataset_name=dataset.name, params=params))
+    return operator.resolve_input(ctx).type.properties
+
+
+def test_forms_share_defaults_with_the_engine(digits):
+    from fiftyone_curvature.config import TrackingConfig
+    from fiftyone_curvature.evaluation_operators import EvaluateCorruption
+
+    defaults = TrackingConfig()
+    compute = _form(OPERATORS[0](), digits, label_field="ground_truth")
+    evaluate = _form(EvaluateCorruption(), digits, label_field="ground_truth")
+    for props in (compute, evaluate):
+        for name in ("epochs", "probes", "h", "score_every"):
+            assert props[name].default == getattr(defaults, name), name
+        assert props["label_field"].required
+    assert "seed" in compute and "seed" not in evaluate
+
+
+def test_forms_mark_a_taken_key_invalid(digits):
+    from fiftyone_curvature.evaluation_operators import EvaluateCorruption
+
+    digits.add_sample_field("taken", fo.FloatField)
+    for operator, name in ((OPERATORS[0](), "curvature_field"),
+                           (EvaluateCorruption(), "key")):
+        props = _form(operator, digits, label_field="ground_truth",
+                      **{name: "taken"})
+        assert props[name].invalid
+        assert "were not written by" in props[name].error_message
+        props = _form(operator, digits, label_field="ground_truth",
+                      **{name: "not an identifier"})
+        assert "identifier" in props[name].error_message
+    digits.delete_sample_field("taken")
+
+
+def test_forms_without_a_classification_field_say_so():
+    from fiftyone_curvature.evaluation_operators import EvaluateCorruption
+
+    dataset = fo.Dataset()
+    dataset.add_sample(fo.Sample(filepath="/nonexistent.png"))
+    try:
+        for operator in (OPERATORS[0](), EvaluateCorruption()):
+            props = _form(operator, dataset)
+            assert props["no_labels"].invalid
+            assert "label_field" not in props
+    finally:
+        dataset.delete()

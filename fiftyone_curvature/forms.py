@@ -1,0 +1,119 @@
+"""Form pieces shared by the App operators (parameters only, no work).
+
+Imports nothing heavy: the App imports the operator modules at start-up.
+"""
+
+import fiftyone.operators.types as types
+
+from .config import TrackingConfig
+
+#: model names offered in the form (fiftyone_curvature.models.MODELS plus
+#: "auto"; kept literal so that listing operators never imports torch)
+MODEL_CHOICES = ("auto", "small_cnn", "small_resnet", "resnet18")
+DEVICE_CHOICES = ("auto", "cpu", "cuda")
+
+_DEFAULTS = TrackingConfig()
+
+#: training parameters of the forms: name -> (default, description)
+TRAINING_PARAMS = {
+    "epochs": (_DEFAULTS.epochs,
+               "Training epochs; curvature is averaged over them"),
+    "probes": (_DEFAULTS.probes, "Rademacher probes per scored epoch"),
+    "h": (_DEFAULTS.h, "Finite-difference step"),
+    "score_every": (_DEFAULTS.score_every,
+                    "Score curvature every k-th epoch (last always)"),
+    "image_size": (32, "Working resolution; smaller images keep their size"),
+    "seed": (_DEFAULTS.seed, "Random seed"),
+}
+
+
+def _dropdown(names):
+    view = types.DropdownView()
+    for name in names:
+        view.add_choice(name, label=name)
+    return view
+
+
+def label_field_input(ctx, inputs, label, description, why):
+    """Adds a dropdown of the target's Classification fields.
+
+    Returns False (and shows a warning that ends with ``why``) when the
+    target has none, True otherwise.
+    """
+    import fiftyone as fo
+
+    names = sorted(ctx.target_view().get_field_schema(
+        ftype=fo.EmbeddedDocumentField, embedded_doc_type=fo.Classification
+    ))
+    if not names:
+        prop = inputs.view("no_labels", types.Warning(
+            label="No Classification field",
+            description=f"{why}; this collection has none",
+        ))
+        prop.invalid = True
+        return False
+    view = _dropdown(names)
+    inputs.enum("label_field", view.values(), required=True, label=label,
+                description=description, view=view,
+                default=names[0] if len(names) == 1 else None)
+    return True
+
+
+def key_input(ctx, inputs, name, default, label, description, validate):
+    """Adds a text input for a run key, marked invalid when
+    ``validate(dataset, key, label_field)`` raises ValueError.
+
+    Returns ``(key, error)``: the key typed so far (or the default) and the
+    error message or None.
+    """
+    prop = inputs.str(name, default=default, required=True, label=label,
+                      description=description)
+    key = ctx.params.get(name) or default
+    if not key.isidentifier():
+        error = "The key must be a valid Python identifier"
+    else:
+        try:
+            validate(ctx.dataset, key, ctx.params.get("label_field"))
+            error = None
+        except ValueError as e:
+            error = str(e)
+    if error:
+        prop.invalid = True
+        prop.error_message = error
+    return key, error
+
+
+def training_inputs(inputs, with_seed=True, model_description=None):
+    """Adds the model, training parameters and device inputs."""
+    models = _dropdown(MODEL_CHOICES)
+    inputs.enum("model", models.values(), default="auto", label="Model",
+                description=model_description, view=models)
+    for name, (default, description) in TRAINING_PARAMS.items():
+        if name == "seed" and not with_seed:
+            continue
+        label = name.replace("_", " ").capitalize()
+        if isinstance(default, float):
+            inputs.float(name, default=default, label=label,
+                         description=description)
+        else:
+            inputs.int(name, default=default, min=0 if name == "seed"
+                       else 1, label=label, description=description)
+    devices = _dropdown(DEVICE_CHOICES)
+    inputs.enum("device", devices.values(), default="auto", label="Device",
+                view=devices)
+
+
+def training_kwargs(params, with_seed=True):
+    """The model, training parameters and device of a form's params, with
+    defaults for those left empty, as the SDK's keyword arguments."""
+    kwargs = {
+        "model": params.get("model") or "auto",
+        "device": params.get("device") or "auto",
+    }
+    for name, (default, _) in TRAINING_PARAMS.items():
+        if name == "seed" and not with_seed:
+            continue
+        value = params.get(name)
+        value = default if value is None else value
+        kwargs[name] = float(value) if name == "h" else int(value)
+    return kwargs
