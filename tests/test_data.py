@@ -104,3 +104,24 @@ def test_prepare_data_errors(small_dataset):
     one_class = small_dataset.match(fo.ViewField("gt.label") == "cat")
     with pytest.raises(ValueError, match="at least two classes"):
         prepare_data(one_class, "gt")
+
+
+def test_large_decoded_data_is_streamed_from_an_unlinked_file(tmp_path,
+                                                             monkeypatch):
+    import fiftyone_curvature.data as data
+    from fiftyone_curvature.training import train_and_track
+
+    paths = [_save(tmp_path, f"{i}.png", "L", (8, 8), 20 * (i % 10))
+             for i in range(40)]
+    in_memory, *_ = read_images(paths, image_size=32)
+    assert not isinstance(in_memory, np.memmap)
+    monkeypatch.setattr(data, "STREAM_BYTES", 8 * 8 * 40 - 1)
+    streamed, *_ = read_images(paths, image_size=32)
+    assert isinstance(streamed, np.memmap)
+    np.testing.assert_array_equal(streamed, in_memory)
+    # the engine trains on the memory map with the same result
+    labels = np.arange(40) % 2
+    kw = dict(epochs=2, probes=1, batch_size=8, model="small_cnn", width=4)
+    a = train_and_track(in_memory, labels, **kw)
+    b = train_and_track(streamed, labels, **kw)
+    np.testing.assert_array_equal(a.curvature, b.curvature)

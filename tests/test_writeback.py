@@ -84,3 +84,19 @@ def test_column_length_mismatch_names_the_column(dataset):
         write_columns(dataset, dataset.values("id"),
                       [Column("score", [1.0, 2.0], fo.FloatField, "s")])
     assert "score" not in dataset.get_field_schema()
+
+
+def test_serialized_rows_are_fiftyones_bytes():
+    import fiftyone.core.utils as fou
+
+    from fiftyone_curvature.writeback import serialized_rows
+
+    rows = np.random.default_rng(0).normal(size=(4, 7)).astype(np.float32)
+    out = serialized_rows(rows)
+    assert len(out) == 4
+    for row, data in zip(rows, out):
+        assert data == fou.serialize_numpy_array(row.astype(np.float64))
+        np.testing.assert_array_equal(fou.deserialize_numpy_array(data), row)
+    assert serialized_rows(np.zeros((0, 3))) == []
+    with pytest.raises(ValueError, match="shape"):
+        serialized_rows(np.zeros(3))
