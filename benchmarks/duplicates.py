@@ -11,6 +11,7 @@ database), builds the dataset, runs
 """
 
 import argparse
+import importlib
 import json
 import os
 import shutil
@@ -22,7 +23,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 sys.path.insert(0, HERE)
 
-import conftest  # noqa: E402,F401  (private mongod, env set before fiftyone)
+importlib.import_module("conftest")  # private mongod, env set first
 
 
 def _cifar_dataset(per_class, seed, folder):

@@ -14,7 +14,6 @@ import os
 import sys
 import time
 
-import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
