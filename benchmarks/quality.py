@@ -10,6 +10,7 @@ benchmarks/results/<name>.npz.
 
     python benchmarks/quality.py --data digits --epochs 15
     python benchmarks/quality.py --data cifar --epochs 20 --set augment_epochs=10
+    python benchmarks/quality.py --schedules-of cifar_symmetric_0.1_e20_s0
 
 Not a test: a CIFAR-10 run takes 20-30 minutes on 2 CPU cores.
 """
@@ -83,40 +84,75 @@ def h_sweep(result, images, noisy, flipped, steps, probes, seed):
     return rows
 
 
-def cheaper_schedules(r, a, noisy, flipped):
-    """AUROC / AP / estimated overhead of fewer probes, every k-th epoch
-    and other aggregations, from a run that scored every epoch."""
+def schedule_columns(epochs, every, start_fraction):
+    """0-based columns of a run scored every epoch that a schedule (every
+    k-th epoch from ``floor(start_fraction * epochs)``, last always) keeps;
+    the same rule as TrackingConfig.scored_epochs."""
+    from fiftyone_curvature.config import TrackingConfig
+
+    cfg = TrackingConfig(epochs=epochs, score_every=every,
+                         score_from=start_fraction)
+    return [e - 1 for e in cfg.scored_epochs()]
+
+
+def cheaper_schedules(probes, train_seconds, score_seconds, noisy, flipped,
+                      verbose=True):
+    """AUROC / AP / estimated overhead of cheaper schedules (fewer probes,
+    every k-th epoch, later epochs only, other aggregations), from the
+    (N, E, P) per-probe curvature of a run that scored every epoch.
+
+    The overhead is estimated from the run's own timings: a scored epoch
+    with p probes costs ``score_seconds / E * (1 + p) / (1 + P)`` (one
+    gradient at x, one per probe).
+    """
     from fiftyone_curvature.curvature import aggregate_epochs
 
-    probes = r.curvature_probes  # (N, E, P)
-    t_train_epoch = r.train_seconds / a.epochs
-    t_score_epoch = r.score_seconds / a.epochs
-    print(f"\n{'probes':>6}{'every':>6}{'aggregate':>13}{'per-class':>10}"
-          f"{'AUROC':>8}{'AP':>8}{'overhead':>10}")
-    schedule_rows = []
-    for n_probes in sorted({1, 2, a.probes} & set(range(1, a.probes + 1))):
-        for every in (1, 2, 4, 8):
-            cols = [j for j, e in enumerate(r.scored_epochs)
-                    if e % every == 0 or e == a.epochs]
-            m = probes[:, cols, :n_probes].mean(axis=2)
-            for agg in ("mean", "last_half", "rank_mean", "zscore_mean"):
-                base = aggregate_epochs(m, agg)
-                for per_class in (False, True):
-                    s = per_class_zscore(base, noisy) if per_class else base
-                    mm = metrics(flipped, s)
-                    cost = t_score_epoch * (1 + n_probes) / (1 + a.probes)
-                    overhead = (a.epochs * t_train_epoch
-                                + len(cols) * cost) / (a.epochs
-                                                       * t_train_epoch)
-                    schedule_rows.append(dict(probes=n_probes, every=every,
-                                              aggregate=agg,
-                                              per_class=per_class,
-                                              overhead=overhead, **mm))
-                    print(f"{n_probes:>6}{every:>6}{agg:>13}"
-                          f"{str(per_class):>10}{mm['auroc']:>8.3f}"
-                          f"{mm['ap']:>8.3f}{overhead:>9.2f}x")
+    n, e, p_max = probes.shape
+    t_train = train_seconds / e
+    t_score = score_seconds / e
+    rows = []
+    if verbose:
+        print(f"\n{'probes':>6}{'every':>6}{'from':>6}{'aggregate':>13}"
+              f"{'per-class':>10}{'AUROC':>8}{'AP':>8}{'overhead':>10}")
+    for n_probes in sorted({1, 2, p_max} & set(range(1, p_max + 1))):
+        for every in (1, 2, 3, 4):
+            for start in (0.0, 1 / 3, 0.5):
+                cols = schedule_columns(e, every, start)
+                m = probes[:, cols, :n_probes].mean(axis=2)
+                cost = t_score * (1 + n_probes) / (1 + p_max)
+                overhead = (e * t_train + len(cols) * cost) / (e * t_train)
+                full = every == 1 and start == 0.0
+                for agg in (("mean", "last_half", "rank_mean", "zscore_mean")
+                            if full else ("mean",)):
+                    for per_class in ((False, True) if full else (False,)):
+                        base = aggregate_epochs(m, agg)
+                        s = per_class_zscore(base, noisy) if per_class \
+                            else base
+                        mm = metrics(flipped, s)
+                        rows.append(dict(probes=n_probes, every=every,
+                                         score_from=round(start, 3),
+                                         aggregate=agg, per_class=per_class,
+                                         scored_epochs=len(cols),
+                                         overhead=overhead, **mm))
+                        if verbose:
+                            print(f"{n_probes:>6}{every:>6}{start:>6.2f}"
+                                  f"{agg:>13}{str(per_class):>10}"
+                                  f"{mm['auroc']:>8.3f}{mm['ap']:>8.3f}"
+                                  f"{overhead:>9.2f}x")
+    return rows
 
-    return schedule_rows
+
+def schedules_from_results(name):
+    """Re-evaluates cheaper schedules from a saved run (no training)."""
+    with open(os.path.join(RESULTS, name + ".json")) as f:
+        summary = json.load(f)
+    d = np.load(os.path.join(RESULTS, name + ".npz"))
+    rows = cheaper_schedules(d["curvature_probes"], summary["train_seconds"],
+                             summary["score_seconds"], d["noisy"],
+                             d["flipped"])
+    summary["schedules"] = rows
+    with open(os.path.join(RESULTS, name + ".json"), "w") as f:
+        json.dump(summary, f, indent=1, default=float)
 
 
 def parse_overrides(pairs):
@@ -148,7 +184,12 @@ def main(argv=None):
                    default=[1e-4, 1e-3, 1e-2, 1e-1],
                    help="steps h at which the final model is re-scored")
     p.add_argument("--name", default=None)
+    p.add_argument("--schedules-of", default=None, metavar="NAME",
+                   help="only re-evaluate the cheaper schedules of the "
+                   "saved run benchmarks/results/NAME.npz (no training)")
     a = p.parse_args(argv)
+    if a.schedules_of:
+        return schedules_from_results(a.schedules_of)
 
     from fiftyone_curvature.dynamics import SCORES, suspicion
     from fiftyone_curvature.training import train_and_track
@@ -200,7 +241,9 @@ def main(argv=None):
 
     # ---- cheaper schedules, evaluated after the fact from the same run
     if len(r.scored_epochs) == a.epochs:
-        schedule_rows = cheaper_schedules(r, a, noisy, flipped)
+        schedule_rows = cheaper_schedules(
+            r.curvature_probes, r.train_seconds, r.score_seconds, noisy,
+            flipped)
     else:
         schedule_rows = []
         print("\n(cheaper schedules need every epoch scored: skipped)")

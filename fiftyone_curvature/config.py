@@ -5,6 +5,7 @@ operator forms can read the defaults cheaply.
 """
 
 import dataclasses
+import math
 
 SCHEDULES = ("cosine", "onecycle", "multistep", "constant")
 
@@ -19,8 +20,12 @@ class TrackingConfig:
             images under 16 px, resnet18 on CUDA, small_resnet on CPU
         width (None): base width of the model (None: the model's default)
         epochs (30): training epochs
-        batch_size (128): training batch size
-        lr (0.1): peak learning rate of SGD
+        batch_size ("auto"): training batch size; "auto" = N / 100 rounded
+            down to a power of two, clipped to [32, 128], so that small
+            datasets still get about 100 optimizer steps per epoch (5,000
+            images: 32; 20,000 or more: 128)
+        lr ("auto"): peak learning rate of SGD; "auto" = 0.1 at batch size
+            128, scaled by sqrt(batch_size / 128) (0.05 at 32)
         momentum (0.9): SGD momentum
         weight_decay (5e-4): SGD weight decay
         schedule ("cosine"): ``"cosine"``, ``"onecycle"``, ``"multistep"``
@@ -39,6 +44,11 @@ class TrackingConfig:
         score_every (1): score curvature every k-th epoch (the final epoch
             is always scored); 0 = never (training dynamics only, the
             baseline the overhead benchmark compares against)
+        score_from (0.0): fraction of training before which curvature is
+            not scored: epochs ``start + k, start + 2k, ...`` and the last
+            are scored, with ``start = floor(score_from * epochs)`` and
+            ``k = score_every``. Curvature of early epochs, before the
+            network fits, finds little (see the README)
         aggregate ("mean"): how per-epoch curvature becomes one score, see
             :func:`fiftyone_curvature.curvature.aggregate_epochs`
         el2n_epoch (None): epoch (1-based) at which EL2N is taken; None
@@ -58,8 +68,8 @@ class TrackingConfig:
     model: str = "auto"
     width: int = None
     epochs: int = 30
-    batch_size: int = 128
-    lr: float = 0.1
+    batch_size: object = "auto"
+    lr: object = "auto"
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "cosine"
@@ -70,6 +80,7 @@ class TrackingConfig:
     h: float = 1e-3
     norm: str = "l2"
     score_every: int = 1
+    score_from: float = 0.0
     aggregate: str = "mean"
     el2n_epoch: int = None
     score_batch_size: int = 256
@@ -104,15 +115,24 @@ class TrackingConfig:
                              f"{self.score_every!r}")
         for name in ("epochs", "batch_size", "probes", "score_batch_size"):
             value = getattr(self, name)
+            if name == "batch_size" and value == "auto":
+                continue
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got "
                                  f"{value!r}")
         for name in ("lr", "h"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got "
-                                 f"{getattr(self, name)!r}")
-        if self.batch_size < 2:
+            value = getattr(self, name)
+            if name == "lr" and value == "auto":
+                continue
+            if isinstance(value, str) or not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value!r}")
+        if self.batch_size != "auto" and self.batch_size < 2:
             raise ValueError("batch_size must be >= 2 (BatchNorm)")
+        if isinstance(self.score_from, str) or not (
+            0.0 <= self.score_from < 1.0
+        ):
+            raise ValueError(f"score_from must be in [0, 1), got "
+                             f"{self.score_from!r}")
         if self.el2n_epoch is not None and not (
             1 <= self.el2n_epoch <= self.epochs
         ):
@@ -147,11 +167,25 @@ class TrackingConfig:
         """1-based epochs at which curvature is scored (last always)."""
         if self.score_every == 0:
             return []
+        start = math.floor(self.score_from * self.epochs)
         return [
             e
-            for e in range(1, self.epochs + 1)
-            if e % self.score_every == 0 or e == self.epochs
+            for e in range(start + 1, self.epochs + 1)
+            if (e - start) % self.score_every == 0 or e == self.epochs
         ]
+
+    def resolved_batch_size(self, num_samples):
+        """The batch size of a run on ``num_samples`` samples."""
+        if self.batch_size != "auto":
+            return self.batch_size
+        size = 2 ** math.floor(math.log2(max(num_samples // 100, 1)))
+        return int(min(128, max(32, size)))
+
+    def resolved_lr(self, batch_size):
+        """The peak learning rate at batch size ``batch_size``."""
+        if self.lr != "auto":
+            return self.lr
+        return round(0.1 * math.sqrt(batch_size / 128), 6)
 
     def resolved_el2n_epoch(self):
         if self.el2n_epoch is not None:

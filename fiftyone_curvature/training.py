@@ -440,8 +440,11 @@ def _train_and_track(x, y, cfg, num_classes, checkpoint_dir, progress):
 
     device = _resolve_device(cfg.device)
     image_size = min(x.shape[2], x.shape[3])
+    batch_size = cfg.resolved_batch_size(len(x))
     resolved = dataclasses.replace(
         cfg,
+        batch_size=batch_size,
+        lr=cfg.resolved_lr(batch_size),
         model=(auto_model_name(image_size, device.type)
                if cfg.model == "auto" else cfg.model),
         augment=(image_size >= 16 if cfg.augment == "auto" else cfg.augment),

@@ -191,3 +191,35 @@ def test_digits_flipped_labels_rank_high(digits):
     assert auroc >= 0.97, auroc
     for name in ("csl", "in_confidence", "aum"):
         assert roc_auc_score(flipped, suspicion(name, r.scores[name])) > 0.95
+
+
+def test_schedule_and_auto_options_of_the_config():
+    from fiftyone_curvature.config import TrackingConfig
+
+    cfg = TrackingConfig(epochs=10, score_every=2, score_from=0.5)
+    assert cfg.scored_epochs() == [7, 9, 10]
+    assert TrackingConfig(epochs=10, score_every=3).scored_epochs() == [
+        3, 6, 9, 10]
+    assert TrackingConfig(epochs=4, score_every=0).scored_epochs() == []
+    assert TrackingConfig(epochs=5, score_from=0.9).scored_epochs() == [5]
+    auto = TrackingConfig()
+    assert [auto.resolved_batch_size(n) for n in (40, 1797, 5000, 10000,
+                                                 20000, 50000)] == [
+        32, 32, 32, 64, 128, 128]
+    assert auto.resolved_lr(128) == 0.1 and auto.resolved_lr(32) == 0.05
+    fixed = TrackingConfig(batch_size=16, lr=0.3)
+    assert fixed.resolved_batch_size(50000) == 16
+    assert fixed.resolved_lr(16) == 0.3
+    for bad, match in ((dict(score_from=1.0), "score_from"),
+                       (dict(score_from="half"), "score_from"),
+                       (dict(batch_size="big"), "batch_size"),
+                       (dict(lr="fast"), "lr must be"),
+                       (dict(lr=0.0), "lr must be")):
+        with pytest.raises(ValueError, match=match):
+            TrackingConfig(**bad).validate()
+
+
+def test_auto_batch_size_and_lr_are_stored_resolved(digits):
+    x, y = _small(digits, 200)
+    r = train_and_track(x, y, epochs=1, probes=1)
+    assert r.config["batch_size"] == 32 and r.config["lr"] == 0.05
