@@ -74,6 +74,10 @@ def _add_training_args(parser, epochs_default=None):
     parser.add_argument("--score-every", type=int,
                         default=defaults.score_every,
                         help="score every k-th epoch (default %(default)s)")
+    parser.add_argument("--score-from", type=float,
+                        default=defaults.score_from,
+                        help="fraction of training before which curvature "
+                        "is not scored (default %(default)s)")
     parser.add_argument("--model", default=defaults.model,
                         help="auto, small_cnn, small_resnet or resnet18")
     parser.add_argument("--device", default=defaults.device,
@@ -102,7 +106,8 @@ def _parse_sets(items):
 def _tracking_kwargs(args):
     kwargs = dict(
         model=args.model, epochs=args.epochs, probes=args.probes, h=args.h,
-        score_every=args.score_every, device=args.device, seed=args.seed,
+        score_every=args.score_every, score_from=args.score_from,
+        device=args.device, seed=args.seed,
     )
     kwargs.update(_parse_sets(args.set))
     return kwargs

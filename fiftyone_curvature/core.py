@@ -77,12 +77,16 @@ def compute_curvature(
             :func:`fiftyone_curvature.data.prepare_data`
         model (None): ``"auto"``, ``"small_cnn"``, ``"small_resnet"`` or
             ``"resnet18"`` (None: the config's, by default "auto")
-        epochs (None): training epochs (None: the config's, by default 30)
-        probes (None): Rademacher probes per scored epoch (default 2)
-        h (None): finite-difference step (default 1e-3)
-        score_every (None): score every k-th epoch (default 1)
-        device (None): ``"auto"``, ``"cpu"``, ``"cuda[:i]"`` (default auto)
-        seed (None): random seed (default 0)
+        epochs (None): training epochs
+        probes (None): Rademacher probes per scored epoch
+        h (None): finite-difference step
+        score_every (None): score every k-th epoch (see also the
+            ``score_from`` option)
+        device (None): ``"auto"``, ``"cpu"``, ``"cuda[:i]"``
+        seed (None): random seed
+
+            (for each of these None means the config's value, by default
+            :class:`fiftyone_curvature.TrackingConfig`'s)
         config (None): a :class:`fiftyone_curvature.TrackingConfig` or dict
             with any other option; the keywords above override it
         thresholds (None): the saved views' thresholds, see

@@ -140,6 +140,7 @@ class EvaluateCorruption(foo.Operator):
         probes=None,
         h=None,
         score_every=None,
+        score_from=None,
         image_size=None,
         device="auto",
         delegate=False,
@@ -153,7 +154,8 @@ class EvaluateCorruption(foo.Operator):
             mapping=(", ".join(f"{s}:{d}" for s, d in mapping.items())
                      if mapping else None),
             model=model, epochs=epochs, probes=probes, h=h,
-            score_every=score_every, image_size=image_size, device=device,
+            score_every=score_every, score_from=score_from,
+            image_size=image_size, device=device,
         )
         return foo.execute_operator(
             self.uri,

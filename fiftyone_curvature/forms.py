@@ -22,6 +22,9 @@ TRAINING_PARAMS = {
     "h": (_DEFAULTS.h, "Finite-difference step"),
     "score_every": (_DEFAULTS.score_every,
                     "Score curvature every k-th epoch (last always)"),
+    "score_from": (_DEFAULTS.score_from,
+                   "Fraction of training before which curvature is not "
+                   "scored (0 = from the start)"),
     "image_size": (32, "Working resolution; smaller images keep their size"),
     "seed": (_DEFAULTS.seed, "Random seed"),
 }
@@ -115,5 +118,6 @@ def training_kwargs(params, with_seed=True):
             continue
         value = params.get(name)
         value = default if value is None else value
-        kwargs[name] = float(value) if name == "h" else int(value)
+        kwargs[name] = (float(value) if isinstance(default, float)
+                        else int(value))
     return kwargs

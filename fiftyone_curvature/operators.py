@@ -115,6 +115,7 @@ class ComputeCurvature(foo.Operator):
         probes=None,
         h=None,
         score_every=None,
+        score_from=None,
         image_size=None,
         device="auto",
         seed=0,
@@ -126,7 +127,8 @@ class ComputeCurvature(foo.Operator):
         params = dict(
             label_field=label_field, curvature_field=curvature_field,
             model=model, epochs=epochs, probes=probes, h=h,
-            score_every=score_every, image_size=image_size, device=device,
+            score_every=score_every, score_from=score_from,
+            image_size=image_size, device=device,
             seed=seed,
         )
         return foo.execute_operator(
