@@ -6,8 +6,17 @@ import os
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-CIFAR_NPZ = os.path.join(HERE, "..", "..", "shared", "data", "cifar10",
-                         "cifar10_jpeg.npz")
+def _find_cifar():
+    """$CIFAR10_NPZ, else shared/ beside the repository (this machine) or
+    inside it (the device machine's copy of the working tree)."""
+    if os.environ.get("CIFAR10_NPZ"):
+        return os.environ["CIFAR10_NPZ"]
+    candidates = [os.path.join(HERE, "..", up, "shared", "data", "cifar10",
+                               "cifar10_jpeg.npz") for up in ("..", ".")]
+    return next((c for c in candidates if os.path.exists(c)), candidates[0])
+
+
+CIFAR_NPZ = _find_cifar()
 RESULTS = os.path.join(HERE, "results")
 
 
