@@ -149,6 +149,16 @@ class TrackingConfig:
             )
         return self
 
+    @classmethod
+    def paper(cls, **overrides):
+        """The paper's scoring settings (Garg et al., ICML 2024): the
+        finite-difference estimator with h = 1e-3, 10 probes, every epoch
+        from the first, mean over epochs; other options as given."""
+        settings = dict(estimator="fd", h=1e-3, probes=10, score_every=1,
+                        score_from=0.0, norm="l2", aggregate="mean")
+        settings.update(overrides)
+        return cls(**settings)
+
     def to_dict(self):
         return dataclasses.asdict(self)
 

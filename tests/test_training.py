@@ -223,3 +223,14 @@ def test_auto_batch_size_and_lr_are_stored_resolved(digits):
     x, y = _small(digits, 200)
     r = train_and_track(x, y, epochs=1, probes=1)
     assert r.config["batch_size"] == 32 and r.config["lr"] == 0.05
+
+
+def test_paper_preset():
+    from fiftyone_curvature.config import TrackingConfig
+
+    paper = TrackingConfig.paper(epochs=7)
+    assert (paper.estimator, paper.h, paper.probes, paper.score_every,
+            paper.score_from, paper.aggregate) == ("fd", 1e-3, 10, 1, 0.0,
+                                                   "mean")
+    assert paper.epochs == 7 and paper.scored_epochs() == list(range(1, 8))
+    assert TrackingConfig.paper(probes=4).probes == 4
