@@ -204,6 +204,7 @@ def main(argv=None):
     overrides = parse_overrides(a.set)
     t0 = time.perf_counter()
     run_options = dict(epochs=a.epochs, probes=a.probes, score_every=1,
+                       score_from=0.0,
                        record_probes=True, seed=a.seed)
     run_options.update(overrides)  # --set wins over the recording defaults
     r = train_and_track(

@@ -10,7 +10,9 @@ import sys
 import time
 
 DEMO_DATASET = "curvature-demo-digits"
-DEMO_EPOCHS = 20
+#: digits fit (and start memorizing the flipped labels) by epoch 12: 15
+#: epochs gave curvature AUROC 0.995 with the default scoring, 30 gave 0.980
+DEMO_EPOCHS = 15
 
 
 def _cache_dir():

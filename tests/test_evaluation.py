@@ -113,7 +113,8 @@ def test_detection_metrics_perfect_and_inverted():
 # --------------------------------------------------------------------------
 # the run on a FiftyOne dataset
 
-TRAIN = dict(epochs=5, probes=1, model="small_cnn", batch_size=64)
+TRAIN = dict(epochs=5, probes=1, model="small_cnn", batch_size=64,
+             score_every=1)
 
 
 @pytest.fixture(scope="module")

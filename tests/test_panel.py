@@ -12,7 +12,7 @@ PLUGIN = "@fiftyone-curvature/curvature"
 PANEL = f"{PLUGIN}/curvature_panel"
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TRAIN = dict(epochs=3, probes=1, model="small_cnn", batch_size=64,
-             progress=False)
+             score_every=1, progress=False)
 
 
 class PanelSession:

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 TRAIN = dict(epochs=3, probes=1, model="small_cnn", batch_size=64,
-             progress=False)
+             score_every=1, progress=False)
 
 
 def _is_png(path):

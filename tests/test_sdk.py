@@ -26,6 +26,7 @@ def run(digits_maker):
     before = {f: _labels(dataset, f) for f in ("label", "ground_truth")}
     schema_before = set(dataset.get_field_schema())
     results = fc.compute_curvature(dataset, "label", epochs=EPOCHS,
+                                   score_every=1, score_from=0.0,
                                    progress=False)
     yield dataset, results, before, schema_before
     dataset.delete()

@@ -41,13 +41,14 @@ def _small(digits, n=240):
     return images[:n], labels[:n]
 
 
-FAST = dict(epochs=3, probes=2, batch_size=64, score_batch_size=64)
+FAST = dict(epochs=3, probes=2, batch_size=64, score_batch_size=64,
+            score_every=1, score_from=0.0)
 
 
 def test_result_shapes_and_finite_scores(digits):
     x, y = _small(digits)
-    r = train_and_track(x, y, **FAST, score_every=2, record_probes=True,
-                        record_embeddings=True)
+    r = train_and_track(x, y, **dict(FAST, score_every=2),
+                        record_probes=True, record_embeddings=True)
     n = len(y)
     assert r.curvature.shape == (n,)
     assert r.scored_epochs == [2, 3]
@@ -198,8 +199,10 @@ def test_schedule_and_auto_options_of_the_config():
 
     cfg = TrackingConfig(epochs=10, score_every=2, score_from=0.5)
     assert cfg.scored_epochs() == [7, 9, 10]
-    assert TrackingConfig(epochs=10, score_every=3).scored_epochs() == [
-        3, 6, 9, 10]
+    assert TrackingConfig(epochs=10, score_every=3,
+                          score_from=0.0).scored_epochs() == [3, 6, 9, 10]
+    # the defaults: every 2nd epoch from the start
+    assert TrackingConfig().scored_epochs() == list(range(2, 31, 2))
     assert TrackingConfig(epochs=4, score_every=0).scored_epochs() == []
     assert TrackingConfig(epochs=5, score_from=0.9).scored_epochs() == [5]
     auto = TrackingConfig()
