@@ -50,6 +50,10 @@ def main(argv=None):
                             **kw)
         return r, time.perf_counter() - t0
 
+    # warm-up (thread pools, kernels, allocator) so that the baseline is
+    # not charged for first-call costs
+    train_and_track(images, noisy, epochs=1, seed=a.seed, probes=1,
+                    score_every=1)
     _, base = run(score_every=0)
     print(f"{a.data} n={len(labels)} epochs={a.epochs}: untracked "
           f"training {base:.1f}s")
