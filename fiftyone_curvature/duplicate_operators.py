@@ -128,8 +128,7 @@ def _inputs(ctx, inputs):
         ctx, inputs, "key", default_key, "Key",
         "Prefix of the fields and view; the key of a curvature run orders "
         f"groups by its curvature (runs: {runs or 'none'})",
-        lambda dataset, key, label_field: _validate_key(
-            dataset, label_field, key),
+        _validate_key,
     )
     method_view = types.RadioGroup()
     for name, label in METHOD_CHOICES.items():

@@ -249,18 +249,16 @@ class CorruptionEvaluationConfig(cv_runs.CurvatureConfig):
     def type(self):
         return "curvature_evaluation"
 
-    def output_fields(self):
-        """The sample fields this evaluation writes."""
-        return output_fields(self.curvature_field, self.score_names)
+    def output_fields(self, key=None):
+        """The sample fields this evaluation writes (under ``key``, by
+        default its own)."""
+        return output_fields(key or self.curvature_field, self.score_names)
 
 
 class CorruptionEvaluation(cv_runs.Curvature):
     """A corruption-injection evaluation run."""
 
     _RUN_NOUN = "evaluation"
-
-    def _output_fields_of(self, key):
-        return output_fields(key, self.config.score_names)
 
     def _save_views(self, samples, brain_key, key):
         return [_save_corrupted_view(samples, key)]

@@ -177,8 +177,7 @@ def _evaluate_inputs(ctx, inputs):
     key, error = key_input(
         ctx, inputs, "key", "curvature_eval", "Run key",
         "Brain key and curvature field; other fields are <key>_<suffix>",
-        lambda dataset, key, label_field: _validate_key(
-            dataset, label_field, key),
+        _validate_key,
     )
     inputs.float("noise", default=0.1, min=0.001, max=0.999,
                  label="Noise fraction",

@@ -64,7 +64,8 @@ def label_field_input(ctx, inputs, label, description, why):
 
 def key_input(ctx, inputs, name, default, label, description, validate):
     """Adds a text input for a run key, marked invalid when
-    ``validate(dataset, key, label_field)`` raises ValueError.
+    ``validate(dataset, label_field, key)`` raises ValueError (the SDK's
+    own key check, so that the form and the SDK refuse the same keys).
 
     Returns ``(key, error)``: the key typed so far (or the default) and the
     error message or None.
@@ -72,14 +73,11 @@ def key_input(ctx, inputs, name, default, label, description, validate):
     prop = inputs.str(name, default=default, required=True, label=label,
                       description=description)
     key = ctx.params.get(name) or default
-    if not key.isidentifier():
-        error = "The key must be a valid Python identifier"
-    else:
-        try:
-            validate(ctx.dataset, key, ctx.params.get("label_field"))
-            error = None
-        except ValueError as e:
-            error = str(e)
+    try:
+        validate(ctx.dataset, ctx.params.get("label_field"), key)
+        error = None
+    except ValueError as e:
+        error = str(e)
     if error:
         prop.invalid = True
         prop.error_message = error

@@ -199,8 +199,7 @@ def _compute_inputs(ctx, inputs):
         "Curvature field / run key",
         "Output field and brain key; the other fields are named "
         "<key>_<suffix>",
-        lambda dataset, key, label_field: _validate_key(
-            dataset, label_field, key),
+        _validate_key,
     )
     training_inputs(inputs, model_description=(
         "auto: small_cnn under 16 px, resnet18 on a GPU, small_resnet on "

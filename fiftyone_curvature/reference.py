@@ -6,6 +6,8 @@ import os
 
 import numpy as np
 
+from .writeback import finite_or_none
+
 #: file suffixes :func:`import_reference` reads
 FORMATS = (".npy", ".npz", ".csv")
 
@@ -377,8 +379,7 @@ def import_reference(
         )
     dataset.set_values(
         field,
-        {sid: (float(v) if math.isfinite(v) else None)
-         for sid, v in zip(ids, aligned)},
+        dict(zip(ids, finite_or_none(aligned))),
         key_field="id",
     )
     return int(np.isfinite(aligned).sum())

@@ -127,9 +127,10 @@ class CurvatureConfig(fob.BrainMethodConfig):
     def method(self):
         return self.tracking.get("estimator", "fd")
 
-    def output_fields(self):
-        """The sample fields this run writes."""
-        return output_fields(self.curvature_field, self.score_names)
+    def output_fields(self, key=None):
+        """The sample fields this run writes (under ``key``, by default
+        its own)."""
+        return output_fields(key or self.curvature_field, self.score_names)
 
 
 class Curvature(fob.BrainMethod):
@@ -152,10 +153,6 @@ class Curvature(fob.BrainMethod):
     #: how rename errors name this kind of run
     _RUN_NOUN = "curvature run"
 
-    def _output_fields_of(self, key):
-        """The output fields this run would have under key ``key``."""
-        return output_fields(key, self.config.score_names)
-
     def _save_views(self, samples, brain_key, key):
         """Saves this run's views under key ``key``; returns their names."""
         return cv_views.save_views(
@@ -168,7 +165,7 @@ class Curvature(fob.BrainMethod):
     def rename(self, samples, brain_key, new_brain_key):
         dataset = samples._root_dataset
         old = self.config.output_fields()
-        new = self._output_fields_of(new_brain_key)
+        new = self.config.output_fields(new_brain_key)
         schema = dataset.get_field_schema()
         taken = [f for f in new if f in schema]
         if taken:
