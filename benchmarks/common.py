@@ -63,26 +63,21 @@ def load_cifar_subset(per_class=500, seed=0, path=CIFAR_NPZ):
 
 
 def inject_noise(labels, fraction, num_classes, kind="symmetric", seed=0):
-    """Flips a known fraction of labels.
+    """Flips a known fraction of labels with the engine's
+    :func:`fiftyone_curvature.engine.noise.inject_noise`.
 
     ``symmetric``: each chosen sample gets a uniformly random other class.
-    ``asymmetric``: each chosen sample gets class (c + 1) mod K, a fixed
-    class-pair mapping.
+    ``asymmetric``: in each class, the chosen samples get class
+    (c + 1) mod K, a fixed class-pair mapping.
 
     Returns:
         noisy (N,) labels and an (N,) bool mask of the flipped samples
     """
-    rng = np.random.default_rng(seed)
-    n = len(labels)
-    flipped = rng.choice(n, int(round(fraction * n)), replace=False)
-    noisy = labels.copy()
-    if kind == "symmetric":
-        shift = rng.integers(1, num_classes, len(flipped))
-    elif kind == "asymmetric":
-        shift = np.ones(len(flipped), np.int64)
-    else:
-        raise ValueError(f"Unknown noise kind {kind!r}")
-    noisy[flipped] = (labels[flipped] + shift) % num_classes
-    mask = np.zeros(n, bool)
-    mask[flipped] = True
+    from fiftyone_curvature.engine.noise import inject_noise as engine_noise
+
+    mapping = None
+    if kind == "asymmetric":
+        mapping = {c: (c + 1) % num_classes for c in range(num_classes)}
+    noisy, mask, _ = engine_noise(labels, num_classes, fraction, kind=kind,
+                                  mapping=mapping, seed=seed)
     return noisy, mask

@@ -2,7 +2,7 @@
 
 Starts a private MongoDB (the test suite's, so nothing touches the user's
 database), builds the dataset, runs
-:func:`fiftyone_curvature.duplicates.evaluate_duplicates` and writes
+:func:`fiftyone_curvature.sdk.duplicate_injection.evaluate_duplicates` and writes
 ``results/duplicates_<data>.json``::
 
     python benchmarks/duplicates.py --data digits --seeds 0 1
@@ -60,8 +60,10 @@ def main():
     p.add_argument("--out", default=None)
     args = p.parse_args()
 
-    from fiftyone_curvature.cli import make_digits_dataset
-    from fiftyone_curvature.duplicates import evaluate_duplicates
+    from fiftyone_curvature.cli.demo import make_digits_dataset
+    from fiftyone_curvature.sdk.duplicate_injection import (
+        evaluate_duplicates,
+    )
 
     folder = tempfile.mkdtemp(prefix="dups-bench-")
     if args.data == "digits":

@@ -31,9 +31,10 @@ def main(argv=None):
     p.add_argument("--device", default="auto")
     a = p.parse_args(argv)
 
-    from fiftyone_curvature.curvature import curvature_batch
-    from fiftyone_curvature.training import (
-        _batches, _exact_float32, _TensorSource, train_and_track,
+    from fiftyone_curvature.engine.curvature import curvature_batch
+    from fiftyone_curvature.engine.source import TensorSource, batches
+    from fiftyone_curvature.engine.training import (
+        exact_float32, train_and_track,
     )
 
     if a.data == "digits":
@@ -48,7 +49,7 @@ def main(argv=None):
     model = r.model.eval()
     device = next(model.parameters()).device
     x = torch.as_tensor(images)
-    source = _TensorSource(x[:, None] if x.ndim == 3 else x, device,
+    source = TensorSource(x[:, None] if x.ndim == 3 else x, device,
                            r.config["channels_last"])
     y = torch.as_tensor(labels).to(device)
     print(f"machine: {platform.processor() or platform.machine()}, "
@@ -62,8 +63,8 @@ def main(argv=None):
     for estimator in ("fd", "hvp"):
         for probes in a.probes:
             t0 = time.perf_counter()
-            with _exact_float32(device):
-                for idx in _batches(torch.arange(n), 256):
+            with exact_float32(device):
+                for idx in batches(torch.arange(n), 256):
                     curvature_batch(model, source.batch(idx),
                                     y[idx.to(device)], idx,
                                     estimator=estimator, probes=probes)

@@ -71,8 +71,10 @@ def main():
     parser.add_argument("--report", default=None)
     args = parser.parse_args(argv)
 
-    from fiftyone_curvature.cli import _cache_dir, main as cli_main
-    from fiftyone_curvature.cli import make_digits_dataset
+    from fiftyone_curvature.cli import main as cli_main
+    from fiftyone_curvature.cli.demo import (
+        default_cache_dir, make_digits_dataset,
+    )
 
     name = f"bench-evaluate-{args.data}"
     if args.data == "digits":
@@ -80,7 +82,7 @@ def main():
     else:
         dataset = cifar_dataset(
             name, args.per_class, 0,
-            os.path.join(_cache_dir(), f"cifar10_{args.per_class}"))
+            os.path.join(default_cache_dir(), f"cifar10_{args.per_class}"))
     cmd = ["evaluate", dataset.name, "--label-field", "ground_truth",
            "--noise", str(args.noise), "--seeds",
            *[str(s) for s in args.seeds], "--json"]

@@ -86,8 +86,8 @@ def run_schedule(name, overrides, images, noisy, flipped):
     import torch
     from sklearn.metrics import average_precision_score, roc_auc_score
 
-    from fiftyone_curvature.dynamics import SCORES, suspicion
-    from fiftyone_curvature.training import train_and_track
+    from fiftyone_curvature.engine.dynamics import SCORES, suspicion
+    from fiftyone_curvature.engine.training import train_and_track
 
     cuda = torch.cuda.is_available()
     if cuda:

@@ -46,7 +46,7 @@ def main(argv=None):
 
         rows.append(("import fiftyone", peak_rss_mb(),
                      time.perf_counter() - t0))
-    from fiftyone_curvature.training import train_and_track
+    from fiftyone_curvature.engine.training import train_and_track
 
     rows.append(("import torch + engine", peak_rss_mb(),
                  time.perf_counter() - t0))

@@ -35,8 +35,8 @@ def main(argv=None):
                    "epoch at h = 1e-3)")
     a = p.parse_args(argv)
 
-    from fiftyone_curvature.config import TrackingConfig
-    from fiftyone_curvature.training import train_and_track
+    from fiftyone_curvature.engine.config import TrackingConfig
+    from fiftyone_curvature.engine.training import train_and_track
 
     if a.data == "digits":
         images, labels = load_digits_uint8()

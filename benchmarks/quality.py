@@ -53,25 +53,24 @@ def h_sweep(result, images, noisy, flipped, steps, probes, seed):
     """Final-model curvature AUROC for each step h (one pass per h)."""
     import torch
 
-    from fiftyone_curvature.curvature import curvature_batch
-    from fiftyone_curvature.training import (
-        _batches, _exact_float32, _TensorSource,
-    )
+    from fiftyone_curvature.engine.curvature import curvature_batch
+    from fiftyone_curvature.engine.source import TensorSource, batches
+    from fiftyone_curvature.engine.training import exact_float32
 
     if not steps:
         return []
     model = result.model.eval()
     device = next(model.parameters()).device
     x = torch.as_tensor(images)
-    source = _TensorSource(x[:, None] if x.ndim == 3 else x, device,
+    source = TensorSource(x[:, None] if x.ndim == 3 else x, device,
                            result.config["channels_last"])
     y = torch.as_tensor(noisy).to(device)
     rows = []
     print(f"\n{'h':>8}{'final-epoch AUROC':>19}{'AP':>8}")
     for h in steps:
         score = np.zeros(len(noisy))
-        with _exact_float32(device):
-            for idx in _batches(torch.arange(len(noisy)), 256):
+        with exact_float32(device):
+            for idx in batches(torch.arange(len(noisy)), 256):
                 per_probe, _ = curvature_batch(
                     model, source.batch(idx), y[idx.to(device)], idx,
                     estimator=result.config["estimator"], probes=probes,
@@ -88,7 +87,7 @@ def schedule_columns(epochs, every, start_fraction):
     """0-based columns of a run scored every epoch that a schedule (every
     k-th epoch from ``floor(start_fraction * epochs)``, last always) keeps;
     the same rule as TrackingConfig.scored_epochs."""
-    from fiftyone_curvature.config import TrackingConfig
+    from fiftyone_curvature.engine.config import TrackingConfig
 
     cfg = TrackingConfig(epochs=epochs, score_every=every,
                          score_from=start_fraction)
@@ -105,7 +104,7 @@ def cheaper_schedules(probes, train_seconds, score_seconds, noisy, flipped,
     with p probes costs ``score_seconds / E * (1 + p) / (1 + P)`` (one
     gradient at x, one per probe).
     """
-    from fiftyone_curvature.curvature import aggregate_epochs
+    from fiftyone_curvature.engine.curvature import aggregate_epochs
 
     n, e, p_max = probes.shape
     t_train = train_seconds / e
@@ -191,8 +190,8 @@ def main(argv=None):
     if a.schedules_of:
         return schedules_from_results(a.schedules_of)
 
-    from fiftyone_curvature.dynamics import SCORES, suspicion
-    from fiftyone_curvature.training import train_and_track
+    from fiftyone_curvature.engine.dynamics import SCORES, suspicion
+    from fiftyone_curvature.engine.training import train_and_track
 
     t_load = time.perf_counter()
     if a.data == "digits":

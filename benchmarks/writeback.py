@@ -24,8 +24,8 @@ def main(argv=None):
 
     import fiftyone as fo
 
-    from fiftyone_curvature.core import _write_fields
-    from fiftyone_curvature.dynamics import SCORES
+    from fiftyone_curvature.sdk.fields import write_run_fields
+    from fiftyone_curvature.engine.dynamics import SCORES
 
     rng = np.random.default_rng(0)
     n, k = a.n, a.classes
@@ -53,7 +53,7 @@ def main(argv=None):
                                      classes=classes)
     try:
         t0 = time.perf_counter()
-        _write_fields(dataset, "curvature", prepared, result)
+        write_run_fields(dataset, "curvature", prepared, result)
         dt = time.perf_counter() - t0
         fields = [f for f in dataset.get_field_schema()
                   if f.startswith("curvature")]

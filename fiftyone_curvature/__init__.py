@@ -1,5 +1,16 @@
 """Find the samples a network memorizes: input-loss curvature over training.
 
+Layers (imports only run downwards):
+
+- :mod:`fiftyone_curvature.engine`: PyTorch and numpy only (never imports
+  FiftyOne): config, models, curvature estimators, training loop, dynamics
+  scores, metrics, noise injection, neighbours
+- :mod:`fiftyone_curvature.sdk`: FiftyOne glue: reading images, writing
+  fields, brain runs, views, compute, evaluations, duplicates, report
+- :mod:`fiftyone_curvature.app`: the App's operators and panel (no torch at
+  import)
+- :mod:`fiftyone_curvature.cli`: the ``fiftyone-curvature`` command
+
 Public API (heavy modules are imported on first use):
 
 - :func:`train_and_track`: the pure PyTorch engine on in-memory tensors
@@ -24,27 +35,27 @@ import importlib
 __version__ = "0.1.0"
 
 _LAZY = {
-    "train_and_track": "training",
-    "TrackingResult": "training",
-    "TrainingDivergedError": "training",
-    "TrackingConfig": "config",
-    "curvature_batch": "curvature",
-    "aggregate_epochs": "curvature",
-    "build_model": "models",
-    "compute_curvature": "core",
-    "CurvatureConfig": "runs",
-    "CurvatureResults": "runs",
-    "auroc": "metrics",
-    "average_precision": "metrics",
-    "score_table": "metrics",
-    "evaluate_corruption": "evaluation",
-    "CorruptionEvaluationResults": "evaluation",
-    "compare_scores": "reference",
-    "import_reference": "reference",
-    "find_duplicate_conflicts": "duplicates",
-    "DuplicateConflictsResults": "duplicates",
-    "evaluate_duplicates": "duplicates",
-    "DuplicateEvaluationResults": "duplicates",
+    "train_and_track": "engine.training",
+    "TrackingResult": "engine.training",
+    "TrainingDivergedError": "engine.training",
+    "TrackingConfig": "engine.config",
+    "curvature_batch": "engine.curvature",
+    "aggregate_epochs": "engine.curvature",
+    "build_model": "engine.models",
+    "auroc": "engine.metrics",
+    "average_precision": "engine.metrics",
+    "score_table": "engine.metrics",
+    "compute_curvature": "sdk.compute",
+    "CurvatureConfig": "sdk.runs",
+    "CurvatureResults": "sdk.runs",
+    "evaluate_corruption": "sdk.evaluation",
+    "CorruptionEvaluationResults": "sdk.evaluation_runs",
+    "compare_scores": "sdk.reference",
+    "import_reference": "sdk.reference",
+    "find_duplicate_conflicts": "sdk.duplicates",
+    "DuplicateConflictsResults": "sdk.duplicate_runs",
+    "evaluate_duplicates": "sdk.duplicate_injection",
+    "DuplicateEvaluationResults": "sdk.duplicate_injection",
 }
 
 __all__ = sorted(_LAZY)

@@ -107,7 +107,7 @@ def new_digits_dataset(folder, n=200, noise=0.1, seed=0, name=None):
     """A small dataset of sklearn digits (images cached in ``folder``):
     ``ground_truth`` true labels, ``label`` with ``noise`` symmetric flips,
     ``flipped`` marking them."""
-    from fiftyone_curvature.cli import make_digits_dataset
+    from fiftyone_curvature.cli.demo import make_digits_dataset
 
     return make_digits_dataset(
         name=name or f"digits-{uuid.uuid4().hex[:8]}", noise=noise,

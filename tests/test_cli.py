@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from fiftyone_curvature.dynamics import SCORES
+from fiftyone_curvature.engine.dynamics import SCORES
 
 #: curvature AUROC floor of the full demo (digits, 10% noise, 20 epochs);
 #: measured 0.98-0.99 on 2 CPU cores, see the README

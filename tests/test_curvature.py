@@ -5,12 +5,12 @@ import pytest
 import torch
 from torch import nn
 
-from fiftyone_curvature.curvature import (
+from fiftyone_curvature.engine.curvature import (
     aggregate_epochs,
     curvature_batch,
     rademacher_probes,
 )
-from fiftyone_curvature.models import build_model
+from fiftyone_curvature.engine.models import build_model
 
 
 def _smooth_model():

@@ -8,7 +8,7 @@ from PIL import Image
 
 import fiftyone as fo
 
-from fiftyone_curvature.data import prepare_data, read_images
+from fiftyone_curvature.sdk.images import prepare_data, read_images
 
 
 def _save(folder, name, mode, size, value=128):
@@ -108,8 +108,8 @@ def test_prepare_data_errors(small_dataset):
 
 def test_large_decoded_data_is_streamed_from_an_unlinked_file(tmp_path,
                                                              monkeypatch):
-    import fiftyone_curvature.data as data
-    from fiftyone_curvature.training import train_and_track
+    import fiftyone_curvature.sdk.images as data
+    from fiftyone_curvature.engine.training import train_and_track
 
     paths = [_save(tmp_path, f"{i}.png", "L", (8, 8), 20 * (i % 10))
              for i in range(40)]

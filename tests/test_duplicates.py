@@ -10,7 +10,10 @@ from PIL import Image
 
 import fiftyone as fo
 
-from fiftyone_curvature import duplicates as cd
+import fiftyone_curvature as cd
+from fiftyone_curvature.engine.neighbors import conflict_distances, group_pairs
+from fiftyone_curvature.sdk.duplicate_injection import FINDER_SCORES
+from fiftyone_curvature.sdk.duplicate_runs import output_fields
 
 CLASSES = ("cat", "dog", "fox")
 
@@ -161,7 +164,7 @@ def test_run_record_and_cleanup(planted):
     assert isinstance(loaded, cd.DuplicateConflictsResults)
     assert len(loaded.groups) == 3
     assert set(dataset.get_field_schema()) == schema_before | set(
-        cd.output_fields("dup"))
+        output_fields("dup"))
     # rerun overwrites in place
     cd.find_duplicate_conflicts(dataset, "ground_truth", key="dup",
                                 progress=False)
@@ -265,10 +268,10 @@ def test_invalid_arguments(planted):
 
 
 def test_group_pairs_and_conflict_distances():
-    comp = cd.group_pairs(6, [(0, 1), (1, 2), (4, 5)])
+    comp = group_pairs(6, [(0, 1), (1, 2), (4, 5)])
     assert list(comp) == [0, 0, 0, 1, 2, 2]
     x = np.array([[1.0, 0.0], [1.0, 0.001], [0.0, 1.0], [-1.0, 0.2]])
-    d = cd.conflict_distances(x, ["a", "b", "a", None], k=3)
+    d = conflict_distances(x, ["a", "b", "a", None], k=3)
     assert d[0] < 1e-4 and d[1] < 1e-4
     assert d[2] > 0.1 and np.isinf(d[3])
 
@@ -293,7 +296,7 @@ def test_evaluate_duplicates_on_a_clone(make_digits):
     assert results.datasets == []
     names = results.score_names
     assert names[0] == "curvature" and "csl" in names
-    assert set(cd.FINDER_SCORES) <= set(names)
+    assert set(FINDER_SCORES) <= set(names)
     for name in names:
         assert len(results.metrics[name]["auroc"]) == 2
     for seed in results.finder:
@@ -368,7 +371,7 @@ def test_operator_form_and_delegation(planted):
     import fiftyone.operators as foo
     from fiftyone.operators.delegated import DelegatedOperationService
 
-    from fiftyone_curvature.duplicate_operators import (
+    from fiftyone_curvature.app.duplicates_operator import (
         FindDuplicateConflicts,
         _kwargs,
     )
@@ -465,21 +468,10 @@ def test_cli_evaluate_duplicates(make_digits, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["injected"] == 10 and out["n"] == 90
     assert out["dataset"] == dataset.name
-    assert {"curvature", "csl", *cd.FINDER_SCORES} <= set(out["scores"])
+    assert {"curvature", "csl", *FINDER_SCORES} <= set(out["scores"])
     assert out["finder"][0]["pixels"]["injected_flagged"] == 10
     assert main(argv + ["--no-progress"]) == 0
     text = capsys.readouterr().out
     assert "dup_pixels" in text and "pixel finder flagged 10/10" in text
     assert main(argv + ["--report", "x"]) == 2
     assert dataset.list_brain_runs() == []
-
-
-def test_operator_thresholds_match_the_sdk():
-    from fiftyone_curvature.duplicate_operators import (
-        DEFAULT_THRESHOLDS,
-        METHOD_CHOICES,
-    )
-
-    assert DEFAULT_THRESHOLDS == cd.DEFAULT_THRESHOLDS
-    assert tuple(METHOD_CHOICES) == ("pixels", "exact", "embeddings")
-    assert set(METHOD_CHOICES) == set(cd.METHODS)

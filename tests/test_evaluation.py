@@ -3,16 +3,15 @@
 import numpy as np
 import pytest
 
-from fiftyone_curvature.evaluation import (
+from fiftyone_curvature.engine.metrics import (
     METRICS,
-    SCORE_NAMES,
-    _pr_on_grid,
-    _roc_on_grid,
     detection_metrics,
-    inject_noise,
     precision_recall_at_k,
-    random_mapping,
 )
+from fiftyone_curvature.engine.metrics import pr_on_grid as _pr_on_grid
+from fiftyone_curvature.engine.metrics import roc_on_grid as _roc_on_grid
+from fiftyone_curvature.engine.noise import inject_noise, random_mapping
+from fiftyone_curvature.sdk.evaluation_runs import SCORE_NAMES
 
 # --------------------------------------------------------------------------
 # pure numpy
@@ -197,8 +196,10 @@ def test_progress_events_cover_both_seeds(evaluated):
 
 
 def test_run_listed_loaded_and_view_sorted(evaluated):
-    from fiftyone_curvature.evaluation import CorruptionEvaluationResults
-    from fiftyone_curvature.runs import Curvature
+    from fiftyone_curvature.sdk.evaluation_runs import (
+        CorruptionEvaluationResults,
+    )
+    from fiftyone_curvature.sdk.runs import Curvature
 
     dataset, results, *_ = evaluated
     assert "ev" in dataset.list_brain_runs()
@@ -283,10 +284,7 @@ EVALUATE_URI = "@fiftyone-curvature/curvature/evaluate_corruption"
 
 
 def test_parse_seeds_and_mapping():
-    from fiftyone_curvature.evaluation_operators import (
-        parse_mapping,
-        parse_seeds,
-    )
+    from fiftyone_curvature.sdk.options import parse_mapping, parse_seeds
 
     assert parse_seeds("0, 1,2") == [0, 1, 2]
     assert parse_seeds([3]) == [3]

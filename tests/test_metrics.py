@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fiftyone_curvature.metrics import (
+from fiftyone_curvature.engine.metrics import (
     auroc,
     average_precision,
     fpr_at_tpr,

@@ -10,8 +10,7 @@ import fiftyone as fo
 import fiftyone.operators as foo
 from fiftyone.operators.delegated import DelegatedOperationService
 
-from fiftyone_curvature.forms import MODEL_CHOICES
-from fiftyone_curvature.operators import OPERATORS
+from fiftyone_curvature.app.operators import OPERATORS
 
 PLUGIN = "@fiftyone-curvature/curvature"
 NAMES = ["compute_curvature", "load_curvature_view", "get_curvature_info",
@@ -28,7 +27,7 @@ def test_every_operator_is_listed_in_fiftyone_yml():
     # metadata does not list
     import yaml
 
-    from fiftyone_curvature.plugin import register
+    from fiftyone_curvature.app.plugin import register
 
     with open(os.path.join(REPO_ROOT, "fiftyone.yml")) as f:
         meta = yaml.safe_load(f)
@@ -45,19 +44,14 @@ def test_every_operator_is_listed_in_fiftyone_yml():
     assert [op().config.name for op in OPERATORS] == NAMES
 
 
-def test_model_choices_match_the_engine():
-    from fiftyone_curvature.models import MODELS
-
-    assert MODEL_CHOICES == ("auto",) + tuple(MODELS)
-
-
 def test_plugin_import_is_light():
     # the App imports every plugin at start-up: no torch, no engine
     code = (
         "import sys, runpy; "
         f"runpy.run_path({os.path.join(REPO_ROOT, '__init__.py')!r}); "
-        "heavy = [m for m in ('torch', 'fiftyone_curvature.training', "
-        "'fiftyone_curvature.core', 'fiftyone_curvature.curvature') "
+        "heavy = [m for m in ('torch', 'fiftyone_curvature.engine.training', "
+        "'fiftyone_curvature.engine.models', "
+        "'fiftyone_curvature.engine.curvature') "
         "if m in sys.modules]; print(heavy); sys.exit(1 if heavy else 0)"
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
@@ -180,8 +174,8 @@ def _form(operator, dataset, **params):
 
 
 def test_forms_share_defaults_with_the_engine(digits):
-    from fiftyone_curvature.config import TrackingConfig
-    from fiftyone_curvature.evaluation_operators import EvaluateCorruption
+    from fiftyone_curvature.engine.config import TrackingConfig
+    from fiftyone_curvature.app.evaluation_operator import EvaluateCorruption
 
     defaults = TrackingConfig()
     compute = _form(OPERATORS[0](), digits, label_field="ground_truth")
@@ -194,7 +188,7 @@ def test_forms_share_defaults_with_the_engine(digits):
 
 
 def test_forms_mark_a_taken_key_invalid(digits):
-    from fiftyone_curvature.evaluation_operators import EvaluateCorruption
+    from fiftyone_curvature.app.evaluation_operator import EvaluateCorruption
 
     digits.add_sample_field("taken", fo.FloatField)
     for operator, name in ((OPERATORS[0](), "curvature_field"),
@@ -210,7 +204,7 @@ def test_forms_mark_a_taken_key_invalid(digits):
 
 
 def test_forms_without_a_classification_field_say_so():
-    from fiftyone_curvature.evaluation_operators import EvaluateCorruption
+    from fiftyone_curvature.app.evaluation_operator import EvaluateCorruption
 
     dataset = fo.Dataset()
     dataset.add_sample(fo.Sample(filepath="/nonexistent.png"))

@@ -7,7 +7,7 @@ import pytest
 
 import fiftyone as fo
 
-from fiftyone_curvature.reference import (
+from fiftyone_curvature.sdk.reference import (
     compare_scores,
     import_reference,
     similarity,

@@ -18,7 +18,7 @@ def _is_png(path):
 
 def test_evaluation_report(make_digits, tmp_path):
     from fiftyone_curvature import evaluate_corruption
-    from fiftyone_curvature.report import write_report
+    from fiftyone_curvature.sdk.report import write_report
 
     dataset = make_digits(n=120, noise=0.0)
     results = evaluate_corruption(dataset, "ground_truth", noise=0.2,
@@ -44,7 +44,7 @@ def test_evaluation_report(make_digits, tmp_path):
 def test_plain_run_report_with_and_without_known_flips(make_digits,
                                                        tmp_path):
     from fiftyone_curvature import compute_curvature
-    from fiftyone_curvature.report import gather, write_report
+    from fiftyone_curvature.sdk.report import gather, write_report
 
     dataset = make_digits(n=120, noise=0.1)
     compute_curvature(dataset, "label", **TRAIN)
@@ -59,7 +59,7 @@ def test_plain_run_report_with_and_without_known_flips(make_digits,
     flipped = np.array(
         dataset.select(data["sample_ids"], ordered=True).values("flipped"))
     assert (data["corrupted"] == flipped).all()
-    from fiftyone_curvature.metrics import auroc
+    from fiftyone_curvature.engine.metrics import auroc
 
     assert data["summary"]["curvature"]["auroc"]["mean"] == pytest.approx(
         auroc(flipped, data["curvature"]))

@@ -7,8 +7,8 @@ import fiftyone as fo
 from fiftyone import ViewField as F
 
 import fiftyone_curvature as fc
-from fiftyone_curvature.dynamics import SCORES
-from fiftyone_curvature.runs import Curvature, CurvatureResults
+from fiftyone_curvature.engine.dynamics import SCORES
+from fiftyone_curvature.sdk.runs import Curvature, CurvatureResults
 
 EPOCHS = 3
 OUTPUTS = ["curvature", "curvature_epochs", "curvature_percentile",
@@ -212,7 +212,7 @@ def test_failed_run_is_not_registered(make_digits):
 
 
 def test_failed_write_leaves_no_fields(make_digits, monkeypatch):
-    import fiftyone_curvature.core as core
+    import fiftyone_curvature.sdk.fields as core
 
     dataset = make_digits(n=30, noise=0.0)
     schema_before = set(dataset.get_field_schema())

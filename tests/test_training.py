@@ -6,11 +6,11 @@ import torch
 from sklearn.datasets import load_digits
 from sklearn.metrics import roc_auc_score
 
-from fiftyone_curvature.dynamics import SCORES, suspicion
-from fiftyone_curvature.training import (
+from fiftyone_curvature.engine.dynamics import SCORES, suspicion
+from fiftyone_curvature.engine.source import augment as _augment
+from fiftyone_curvature.engine.source import batches as _batches
+from fiftyone_curvature.engine.training import (
     TrainingDivergedError,
-    _augment,
-    _batches,
     train_and_track,
 )
 
@@ -195,7 +195,7 @@ def test_digits_flipped_labels_rank_high(digits):
 
 
 def test_schedule_and_auto_options_of_the_config():
-    from fiftyone_curvature.config import TrackingConfig
+    from fiftyone_curvature.engine.config import TrackingConfig
 
     cfg = TrackingConfig(epochs=10, score_every=2, score_from=0.5)
     assert cfg.scored_epochs() == [7, 9, 10]
@@ -229,7 +229,7 @@ def test_auto_batch_size_and_lr_are_stored_resolved(digits):
 
 
 def test_paper_preset():
-    from fiftyone_curvature.config import TrackingConfig
+    from fiftyone_curvature.engine.config import TrackingConfig
 
     paper = TrackingConfig.paper(epochs=7)
     assert (paper.estimator, paper.h, paper.probes, paper.score_every,

@@ -5,7 +5,7 @@ import pytest
 
 import fiftyone as fo
 
-from fiftyone_curvature.writeback import (
+from fiftyone_curvature.sdk.fields import (
     Column, classification_docs, finite_or_none, write_columns,
 )
 
@@ -89,7 +89,7 @@ def test_column_length_mismatch_names_the_column(dataset):
 def test_serialized_rows_are_fiftyones_bytes():
     import fiftyone.core.utils as fou
 
-    from fiftyone_curvature.writeback import serialized_rows
+    from fiftyone_curvature.sdk.fields import serialized_rows
 
     rows = np.random.default_rng(0).normal(size=(4, 7)).astype(np.float32)
     out = serialized_rows(rows)

@@ -5,64 +5,14 @@ import argparse
 import contextlib
 import json
 import logging
-import os
 import sys
 import time
 
-DEMO_DATASET = "curvature-demo-digits"
-#: digits fit (and start memorizing the flipped labels) by epoch 12: 15
-#: epochs gave curvature AUROC 0.995 with the default scoring, 30 gave 0.980
-DEMO_EPOCHS = 15
-
-
-def _cache_dir():
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(
-        os.path.expanduser("~"), ".cache"
-    )
-    return os.path.join(base, "fiftyone-curvature")
-
-
-class _Bar:
-    """A one-line text progress bar on stderr (silent when disabled)."""
-
-    def __init__(self, enabled=True, stream=None, width=30):
-        self.enabled = enabled
-        self.stream = stream or sys.stderr
-        self.width = width
-        self._last = ""
-
-    def __call__(self, info):
-        if not self.enabled:
-            return
-        fraction = min(max(float(info.get("fraction", 0.0)), 0.0), 1.0)
-        filled = int(round(self.width * fraction))
-        bar = "#" * filled + "-" * (self.width - filled)
-        phase = info.get("phase")
-        if phase == "epoch":
-            text = (
-                f"epoch {info['epoch']}/{info['epochs']} loss "
-                f"{info.get('train_loss', float('nan')):.3f} acc "
-                f"{info.get('train_accuracy', float('nan')):.3f} "
-                f"ETA {info.get('eta', 0):.0f}s"
-            )
-        elif phase == "load":
-            text = f"reading images {info['done']}/{info['total']}"
-        else:
-            text = "writing fields and views"
-        line = f"\r[{bar}] {fraction:4.0%} {text}"
-        pad = max(0, len(self._last) - len(line))
-        self.stream.write(line + " " * pad)
-        self.stream.flush()
-        self._last = line
-
-    def close(self):
-        if self.enabled and self._last:
-            self.stream.write("\n")
-            self.stream.flush()
+from .demo import DEMO_DATASET, DEMO_EPOCHS
 
 
 def _add_training_args(parser, epochs_default=None):
-    from .config import TrackingConfig
+    from ..engine.config import TrackingConfig
 
     defaults = TrackingConfig()
     parser.add_argument("--epochs", type=int,
@@ -305,7 +255,7 @@ def main(argv=None):
 def _compute(args):
     import fiftyone as fo
 
-    from .core import compute_curvature
+    from ..sdk.compute import compute_curvature
 
     if not fo.dataset_exists(args.dataset):
         raise ValueError(
@@ -315,16 +265,12 @@ def _compute(args):
     dataset = fo.load_dataset(args.dataset)
     samples = (dataset.match_tags(args.view_tag) if args.view_tag
                else dataset)
-    bar = _Bar(enabled=not args.no_progress)
     t0 = time.perf_counter()
-    try:
-        results = compute_curvature(
-            samples, args.label_field, curvature_field=args.key,
-            image_size=args.image_size, checkpoint_dir=args.checkpoint_dir,
-            progress=bar, **_tracking_kwargs(args),
-        )
-    finally:
-        bar.close()
+    results = compute_curvature(
+        samples, args.label_field, curvature_field=args.key,
+        image_size=args.image_size, checkpoint_dir=args.checkpoint_dir,
+        progress=not args.no_progress, **_tracking_kwargs(args),
+    )
     seconds = time.perf_counter() - t0
     config = results.config
     print(f"Curvature run {args.key!r} on {results.num_samples} samples of "
@@ -354,113 +300,19 @@ def _print_views(dataset_name, names):
 # demo
 
 
-def make_digits_dataset(name=DEMO_DATASET, noise=0.1, seed=0,
-                        cache_dir=None, limit=None):
-    """Builds a FiftyOne dataset of scikit-learn's 1,797 8x8 digits.
-
-    Images are written once as PNGs under ``cache_dir``. ``ground_truth``
-    keeps the true labels; ``label`` is a copy in which a ``noise``
-    fraction was flipped to a uniformly random other class (symmetric
-    noise); ``flipped`` marks those samples.
-
-    Args:
-        name (DEMO_DATASET): dataset name (replaced if it exists)
-        noise (0.1): fraction of labels flipped, in [0, 1)
-        seed (0): seed of the flip
-        cache_dir (None): image folder (default
-            ~/.cache/fiftyone-curvature/digits)
-        limit (None): use only the first ``limit`` digits
-
-    Returns:
-        a persistent fo.Dataset
-    """
-    import numpy as np
-    from PIL import Image
-    from sklearn.datasets import load_digits
-
-    import fiftyone as fo
-
-    if not 0.0 <= noise < 1.0:
-        raise ValueError(f"noise must be in [0, 1), got {noise}")
-    digits = load_digits()
-    images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
-    truth = digits.target.astype(int)
-    if limit is not None:
-        images, truth = images[:limit], truth[:limit]
-    folder = os.path.join(cache_dir or os.path.join(_cache_dir(), "digits"))
-    os.makedirs(folder, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    n = len(truth)
-    flipped = np.zeros(n, bool)
-    flipped[rng.choice(n, int(round(noise * n)), replace=False)] = True
-    noisy = truth.copy()
-    for i in np.flatnonzero(flipped):
-        noisy[i] = rng.choice([c for c in range(10) if c != truth[i]])
-    samples = []
-    for i in range(n):
-        path = os.path.join(folder, f"digit_{i:04d}.png")
-        if not os.path.isfile(path):
-            Image.fromarray(images[i], "L").save(path)
-        samples.append(fo.Sample(
-            filepath=path,
-            ground_truth=fo.Classification(label=str(truth[i])),
-            label=fo.Classification(label=str(noisy[i])),
-            flipped=bool(flipped[i]),
-        ))
-    dataset = fo.Dataset(name, overwrite=True, persistent=True)
-    dataset.add_samples(samples, progress=False)
-    dataset.info["demo"] = {
-        "source": "sklearn.datasets.load_digits",
-        "noise": noise,
-        "seed": seed,
-        "noisy_field": "label",
-        "truth_field": "ground_truth",
-    }
-    dataset.save()
-    return dataset
-
-
-def demo_scores(dataset, key="curvature"):
-    """AUROC / AP / FPR@95 of curvature and every training-dynamics score
-    for finding the ``flipped`` samples of a demo dataset.
-
-    Returns:
-        a dict name -> {"auroc", "ap", "fpr95"}, curvature first
-    """
-    import numpy as np
-
-    from .dynamics import SCORES, suspicion
-    from .metrics import score_table
-
-    view = dataset.exists(key)
-    flipped = np.array(view.values("flipped"), bool)
-    scores = {}
-    for name in ("curvature",) + tuple(SCORES):
-        field = key if name == "curvature" else f"{key}_{name}"
-        values = np.array(
-            [np.nan if v is None else v for v in view.values(field)],
-            dtype=np.float64,
-        )
-        scores[name] = suspicion(name, values)
-    return score_table(flipped, scores)
-
-
 def _demo(args):
-    from .core import compute_curvature
+    from ..sdk.compute import compute_curvature
+    from .demo import demo_scores, make_digits_dataset
 
     t0 = time.perf_counter()
     dataset = make_digits_dataset(
         args.dataset, noise=args.noise, seed=args.seed,
         cache_dir=args.cache_dir, limit=args.limit,
     )
-    bar = _Bar(enabled=not args.json)
-    try:
-        results = compute_curvature(
-            dataset, "label", curvature_field="curvature",
-            progress=bar, **_tracking_kwargs(args),
-        )
-    finally:
-        bar.close()
+    results = compute_curvature(
+        dataset, "label", curvature_field="curvature",
+        progress=not args.json, **_tracking_kwargs(args),
+    )
     table = demo_scores(dataset)
     seconds = time.perf_counter() - t0
     views = list(results.config.views)
@@ -507,7 +359,7 @@ def _write_report(samples, key, directory, corrupted_field=None):
     path of its README.md (or None)."""
     if not directory:
         return None
-    from .report import write_report
+    from ..sdk.report import write_report
 
     return write_report(samples, key, directory,
                         corrupted_field=corrupted_field)["readme"]
@@ -528,8 +380,8 @@ def _load(name):
 
 
 def _evaluate(args):
-    from .evaluation import evaluate_corruption
-    from .evaluation_operators import parse_mapping
+    from ..sdk.evaluation import evaluate_corruption
+    from ..sdk.options import parse_mapping
 
     if args.duplicates:
         return _evaluate_duplicates(args)
@@ -537,16 +389,13 @@ def _evaluate(args):
     kwargs = _tracking_kwargs(args)
     seed = kwargs.pop("seed")
     seeds = args.seeds or [seed]
-    bar = _Bar(enabled=not (args.no_progress or args.json))
     t0 = time.perf_counter()
-    try:
-        results = evaluate_corruption(
-            dataset, args.label_field, noise=args.noise, kind=args.kind,
-            seeds=seeds, key=args.key, mapping=parse_mapping(args.mapping),
-            image_size=args.image_size, progress=bar, **kwargs,
-        )
-    finally:
-        bar.close()
+    results = evaluate_corruption(
+        dataset, args.label_field, noise=args.noise, kind=args.kind,
+        seeds=seeds, key=args.key, mapping=parse_mapping(args.mapping),
+        image_size=args.image_size,
+        progress=not (args.no_progress or args.json), **kwargs,
+    )
     seconds = time.perf_counter() - t0
     report = _write_report(dataset, args.key, args.report)
     if args.json:
@@ -577,7 +426,7 @@ def _evaluate(args):
 
 
 def _evaluate_duplicates(args):
-    from .duplicates import evaluate_duplicates
+    from ..sdk.duplicate_injection import evaluate_duplicates
 
     if args.report or args.mapping or args.kind != "symmetric":
         raise ValueError("--report, --kind and --mapping do not apply to "
@@ -586,17 +435,13 @@ def _evaluate_duplicates(args):
     kwargs = _tracking_kwargs(args)
     seeds = args.seeds or [kwargs.pop("seed")]
     kwargs.pop("seed", None)
-    bar = _Bar(enabled=not (args.no_progress or args.json))
     t0 = time.perf_counter()
-    try:
-        results = evaluate_duplicates(
-            dataset, args.label_field, num_images=args.num_images,
-            copies=args.copies, seeds=seeds, threshold=args.dup_threshold,
-            image_size=args.image_size, keep_datasets=args.keep_datasets,
-            progress=bar, **kwargs,
-        )
-    finally:
-        bar.close()
+    results = evaluate_duplicates(
+        dataset, args.label_field, num_images=args.num_images,
+        copies=args.copies, seeds=seeds, threshold=args.dup_threshold,
+        image_size=args.image_size, keep_datasets=args.keep_datasets,
+        progress=not (args.no_progress or args.json), **kwargs,
+    )
     seconds = time.perf_counter() - t0
     if args.json:
         payload = results.to_summary_dict()
@@ -626,7 +471,7 @@ def _evaluate_duplicates(args):
 
 
 def _import_reference(args):
-    from .reference import import_reference
+    from ..sdk.reference import import_reference
 
     dataset = _load(args.dataset)
     if (args.labels_key is None) != (args.label_field is None):
@@ -643,7 +488,7 @@ def _import_reference(args):
 
 
 def _compare(args):
-    from .reference import compare_scores
+    from ..sdk.reference import compare_scores
 
     dataset = _load(args.dataset)
     top_k = args.top_k

@@ -5,6 +5,12 @@ import os
 
 import numpy as np
 
+from ..engine.dynamics import SCORES, suspicion
+from ..engine.metrics import (
+    CURVE_POINTS, METRICS, auroc, detection_metrics, pr_on_grid, roc_on_grid,
+)
+from .evaluation_runs import SCORE_NAMES, CorruptionEvaluationResults
+
 #: the files :func:`write_report` can write
 REPORT_FILES = {
     "roc": "roc.png",
@@ -37,95 +43,105 @@ def gather(samples, key, corrupted_field=None):
         ``epoch_auroc`` ({"mean", "std"} per scored epoch, or None),
         ``epoch_mean`` (mean curvature per scored epoch), ``seeds``
     """
-    from .dynamics import SCORES, suspicion
-    from .evaluation import (
-        CorruptionEvaluationResults,
-        SCORE_NAMES,
-        METRICS,
-        detection_metrics,
-    )
-
     results = samples.load_brain_results(key)
-    ids = list(results.sample_ids)
-    is_eval = isinstance(results, CorruptionEvaluationResults)
-    out = {
+    out = _run_basics(results, key)
+    if out["is_evaluation"]:
+        out.update(_evaluation_data(results))
+        return out
+    dataset = samples._root_dataset
+    view = dataset.select(out["sample_ids"], ordered=True)
+    out["scores"] = _field_scores(view, key, out["curvature"])
+    out.update(corrupted=None, summary=None, roc={}, pr={},
+               epoch_auroc=None)
+    if corrupted_field is not None:
+        out.update(_known_bad_data(view, corrupted_field, out["scores"],
+                                   results))
+    return out
+
+
+def _run_basics(results, key):
+    """What every run shows: ids, curvature, scored epochs."""
+    return {
         "key": key,
-        "is_evaluation": is_eval,
+        "is_evaluation": isinstance(results, CorruptionEvaluationResults),
         "label_field": results.config.label_field,
-        "sample_ids": ids,
+        "sample_ids": list(results.sample_ids),
         "curvature": np.asarray(results.curvature, dtype=np.float64),
         "epochs": list(results.scored_epochs),
         "epoch_mean": np.nanmean(results.curvature_epochs, axis=0).tolist()
         if results.curvature_epochs.size else [],
         "seeds": list(getattr(results, "seeds", [])),
     }
-    if is_eval:
-        out["scores"] = {
-            name: results.suspicion(name, 0) for name in results.score_names
-        }
-        out["corrupted"] = results.corrupted[0]
-        out["summary"] = results.summary()
-        out["roc"] = results.roc_curves()
-        out["pr"] = results.pr_curves()
-        out["epoch_auroc"] = results.epoch_auroc_summary()
-        out["noise"] = results.config.noise
-        out["kind"] = results.config.kind
-        return out
 
-    dataset = samples._root_dataset
-    view = dataset.select(ids, ordered=True)
-    schema = dataset.get_field_schema()
-    scores = {"curvature": out["curvature"]}
+
+def _evaluation_data(results):
+    """Scores, injected flags, metrics and curves of an evaluation."""
+    return {
+        "scores": {name: results.suspicion(name, 0)
+                   for name in results.score_names},
+        "corrupted": results.corrupted[0],
+        "summary": results.summary(),
+        "roc": results.roc_curves(),
+        "pr": results.pr_curves(),
+        "epoch_auroc": results.epoch_auroc_summary(),
+        "noise": results.config.noise,
+        "kind": results.config.kind,
+    }
+
+
+def _field_scores(view, key, curvature):
+    """Curvature and the run's dynamics-score fields of ``view``, each
+    oriented higher = more suspicious."""
+    schema = view.get_field_schema()
+    scores = {"curvature": curvature}
     for name in SCORES:
         field = f"{key}_{name}"
         if field in schema:
             values = view.values(field)
             scores[name] = suspicion(name, np.array(
                 [np.nan if v is None else v for v in values], np.float64))
-    out["scores"] = scores
-    out["corrupted"] = None
-    out["summary"] = None
-    out["roc"], out["pr"] = {}, {}
-    out["epoch_auroc"] = None
-    if corrupted_field is not None:
-        if corrupted_field not in schema:
-            raise ValueError(f"No field {corrupted_field!r}")
-        corrupted = np.array(
-            [bool(v) for v in view.values(corrupted_field)])
-        out["corrupted"] = corrupted
-        summary = {}
-        for name in SCORE_NAMES:
-            if name in scores:
-                m = detection_metrics(corrupted, scores[name])
-                summary[name] = {
-                    metric: {"mean": m[metric], "std": 0.0 if m[metric]
-                             is not None else None, "values": [m[metric]]}
-                    for metric in METRICS
-                }
-        out["summary"] = summary
-        out["roc"], out["pr"] = _single_curves(corrupted, scores)
-        from .metrics import auroc
+    return scores
 
-        per_epoch = [
-            auroc(corrupted, results.curvature_epochs[:, j])
-            for j in range(results.curvature_epochs.shape[1])
-        ]
-        out["epoch_auroc"] = {
-            "epochs": out["epochs"],
+
+def _known_bad_data(view, corrupted_field, scores, results):
+    """Metrics, curves and per-epoch AUROC of a plain run against a
+    boolean field of known-bad samples."""
+    if corrupted_field not in view.get_field_schema():
+        raise ValueError(f"No field {corrupted_field!r}")
+    corrupted = np.array([bool(v) for v in view.values(corrupted_field)])
+    summary = {}
+    for name in SCORE_NAMES:
+        if name in scores:
+            m = detection_metrics(corrupted, scores[name])
+            summary[name] = {
+                metric: {"mean": m[metric], "std": 0.0 if m[metric]
+                         is not None else None, "values": [m[metric]]}
+                for metric in METRICS
+            }
+    roc, pr = _single_curves(corrupted, scores)
+    per_epoch = [
+        auroc(corrupted, results.curvature_epochs[:, j])
+        for j in range(results.curvature_epochs.shape[1])
+    ]
+    return {
+        "corrupted": corrupted,
+        "summary": summary,
+        "roc": roc,
+        "pr": pr,
+        "epoch_auroc": {
+            "epochs": list(results.scored_epochs),
             "mean": [np.nan if a is None else a for a in per_epoch],
             "std": [0.0] * len(per_epoch),
-        }
-    return out
+        },
+    }
 
 
 def _single_curves(corrupted, scores):
-    from .evaluation import CURVE_POINTS, _pr_on_grid, _roc_on_grid
-
     grid = np.linspace(0.0, 1.0, CURVE_POINTS)
     roc, pr = {}, {}
     for name, values in scores.items():
-        tpr = _roc_on_grid(corrupted, values, grid)
-        precision = _pr_on_grid(corrupted, values, grid)
+        tpr = roc_on_grid(corrupted, values, grid)
+        precision = pr_on_grid(corrupted, values, grid)
         if tpr is not None:
             roc[name] = {"fpr": grid.tolist(), "tpr": tpr.tolist(),
                          "tpr_std": [0.0] * len(grid)}
@@ -224,7 +240,6 @@ def plot_histograms(data, path, names=None):
                     label=f"corrupted ({int(corrupted.sum())})",
                     color="C3", density=True)
             ax.legend(fontsize=7)
-        from .dynamics import SCORES
 
         negated = name in SCORES and not SCORES[name][0]
         oriented = "" if name == "curvature" else " (higher = suspicious)"

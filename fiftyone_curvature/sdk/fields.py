@@ -1,4 +1,4 @@
-"""Bulk write-back of per-sample columns into a FiftyOne dataset.
+"""Per-sample fields of a run: bulk write-back into a FiftyOne dataset.
 
 ``Dataset.set_values`` issues one database update per sample *per field*; a
 curvature run writes fourteen fields, so for 50,000 samples that is 700,000
@@ -14,6 +14,8 @@ import math
 import zlib
 
 import numpy as np
+
+from ..engine.dynamics import SCORES
 
 
 @dataclasses.dataclass
@@ -129,3 +131,62 @@ def write_columns(dataset, sample_ids, columns):
         update["last_modified_at"] = now
         ops.append(UpdateOne({"_id": ObjectId(sample_id)}, {"$set": update}))
     dataset._bulk_write(ops, ids=list(sample_ids))
+
+
+def percentile_ranks(values):
+    """(N,) ranks scaled to [0, 1]: 1 = highest value, ties averaged."""
+    from scipy.stats import rankdata
+
+    values = np.asarray(values, dtype=np.float64)
+    if len(values) < 2:
+        return np.ones(len(values))
+    filled = np.where(np.isfinite(values), values, -np.inf)
+    return (rankdata(filled) - 1.0) / (len(values) - 1.0)
+
+
+def write_run_fields(dataset, key, prepared, result):
+    """Writes every per-sample field of a curvature run in one bulk write.
+
+    Args:
+        dataset: the ``fo.Dataset``
+        key: the run key (the curvature field)
+        prepared: the :class:`fiftyone_curvature.sdk.images.PreparedData`
+            trained on (sample ids and classes)
+        result: the engine's
+            :class:`fiftyone_curvature.engine.training.TrackingResult`
+    """
+    import fiftyone as fo
+
+    columns = [
+        Column(key, finite_or_none(result.curvature), fo.FloatField,
+               "mean finite-difference input-loss curvature over the scored "
+               "epochs; higher = more likely memorized"),
+        Column(f"{key}_epochs",
+               [finite_or_none(row)
+                for row in result.curvature_epochs.astype(np.float64)],
+               fo.ListField,
+               f"curvature at each scored epoch {result.scored_epochs}",
+               {"subfield": fo.FloatField}),
+        Column(f"{key}_percentile",
+               [float(v) for v in percentile_ranks(result.curvature)],
+               fo.FloatField,
+               f"rank of {key} among the run's samples in [0, 1]; "
+               "1 = highest"),
+    ]
+    preds = result.predictions
+    columns.append(Column(
+        f"{key}_prediction",
+        classification_docs(
+            prepared.classes, preds,
+            result.probabilities[np.arange(len(preds)), preds],
+            result.logits),
+        fo.EmbeddedDocumentField,
+        "prediction of the final network (eval mode)",
+        {"embedded_doc_type": fo.Classification}))
+    for name, (higher, description) in SCORES.items():
+        direction = ("higher = more suspicious" if higher
+                     else "LOWER = more suspicious")
+        columns.append(Column(f"{key}_{name}",
+                              finite_or_none(result.scores[name]),
+                              fo.FloatField, f"{description} ({direction})"))
+    write_columns(dataset, prepared.sample_ids, columns)

@@ -1,20 +1,18 @@
 """compute_curvature: validate -> register run -> read data -> train -> write."""
 
+import dataclasses
 import logging
 
-import numpy as np
-
+from ..engine.config import TrackingConfig
+from ..engine.dynamics import SCORES
 from . import views as cv_views
-from .dynamics import SCORES
-from .writeback import (
-    Column, classification_docs, finite_or_none, write_columns,
-)
+from .duplicates import resolve_duplicates_option
+from .images import validate_label_field
+from .options import check_samples
+from .progress import Progress
+from .runs import Curvature, check_run_key, output_fields
 
 logger = logging.getLogger(__name__)
-
-#: compute_curvature keywords that are TrackingConfig fields
-_TRACKING_SHORTCUTS = ("model", "epochs", "probes", "h", "score_every",
-                       "device", "seed")
 
 
 def compute_curvature(
@@ -125,38 +123,14 @@ def compute_curvature(
         FileNotFoundError: images missing on disk
         fiftyone_curvature.TrainingDivergedError: the loss became NaN
     """
-    import dataclasses
-
-    from .config import TrackingConfig
-    from .data import validate_label_field
-
-    if config is None:
-        tracking = TrackingConfig()
-    elif isinstance(config, dict):
-        tracking = TrackingConfig.from_dict(config)
-    elif isinstance(config, TrackingConfig):
-        tracking = config
-    else:
-        raise ValueError(
-            f"config must be a TrackingConfig or dict, got {type(config)}"
-        )
-    shortcuts = dict(model=model, epochs=epochs, probes=probes, h=h,
-                     score_every=score_every, device=device, seed=seed)
-    overrides = {k: v for k, v in shortcuts.items() if v is not None}
-    names = {f.name for f in dataclasses.fields(TrackingConfig)}
-    unknown = sorted(set(kwargs) - names)
-    if unknown:
-        raise ValueError(
-            f"Unknown option(s) {unknown}; valid ones are {sorted(names)}"
-        )
-    overrides.update(kwargs)
-    tracking = dataclasses.replace(tracking, **overrides).validate()
+    tracking = TrackingConfig.resolve(
+        config, model=model, epochs=epochs, probes=probes, h=h,
+        score_every=score_every, device=device, seed=seed, **kwargs,
+    )
     thresholds = cv_views.resolve_thresholds(thresholds)
-    _validate_collection(samples)
+    check_samples(samples)
     validate_label_field(samples, label_field)
-    _validate_key(samples, label_field, curvature_field)
-    from .duplicates import resolve_duplicates_option
-
+    validate_key(samples, label_field, curvature_field)
     dup_options = resolve_duplicates_option(samples, label_field,
                                             curvature_field, duplicates)
     if dup_options and dup_options["method"] == "embeddings":
@@ -168,17 +142,9 @@ def compute_curvature(
     )
 
 
-def _validate_collection(samples):
-    if samples._is_generated:
-        raise ValueError(
-            "Curvature runs on samples; patches, frames and clips views are "
-            "not supported"
-        )
-
-
-def _validate_key(samples, label_field, key):
-    from .runs import Curvature, check_run_key, output_fields
-
+def validate_key(samples, label_field, key):
+    """Raises ValueError unless ``key`` can name a curvature run on
+    ``samples`` (see :func:`fiftyone_curvature.sdk.runs.check_run_key`)."""
     check_run_key(samples, key, label_field, Curvature, "a curvature run",
                   output_fields, key_name="curvature_field")
 
@@ -186,9 +152,10 @@ def _validate_key(samples, label_field, key):
 def _compute_curvature(samples, label_field, key, classes, image_size,
                        tracking, thresholds, create_views, checkpoint_dir,
                        progress, dup_options=None):
-    from .data import prepare_data
-    from .runs import CurvatureConfig, CurvatureResults
-    from .training import train_and_track
+    from ..engine.training import train_and_track
+    from .fields import write_run_fields
+    from .images import prepare_data
+    from .runs import CurvatureConfig, CurvatureResults, result_kwargs
 
     dataset = samples._root_dataset
     config = CurvatureConfig(
@@ -206,7 +173,7 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
     old_views = (list(dataset.get_brain_info(key).config.views) if existed
                  else [])
     method.register_run(samples, key, cleanup=False)
-    reporter = _Reporter(progress, tracking.epochs)
+    reporter = Progress(progress, tracking.epochs)
     try:
         with reporter:
             logger.info("Reading %d images...", len(samples))
@@ -224,8 +191,8 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
                 num_classes=len(prepared.classes),
                 checkpoint_dir=checkpoint_dir, progress=reporter.on_epoch,
             )
-            reporter.on_write()
-            _write_fields(dataset, key, prepared, result)
+            reporter.on_phase("write")
+            write_run_fields(dataset, key, prepared, result)
             if dup_options is not None:
                 from .duplicates import run_from_curvature
 
@@ -249,17 +216,8 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
         samples,
         config,
         key,
-        sample_ids=prepared.sample_ids,
-        curvature=result.curvature,
-        curvature_epochs=result.curvature_epochs,
-        scored_epochs=result.scored_epochs,
-        history=result.history,
-        classes=prepared.classes,
-        image_size=prepared.image_size,
-        normalization=result.normalization,
-        train_seconds=result.train_seconds,
-        score_seconds=result.score_seconds,
         backend=method,
+        **result_kwargs(prepared, result),
     )
     method.save_run_results(samples, key, results)
     # views of a replaced run that this run does not recreate
@@ -269,104 +227,3 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
         cv_views.save_views(samples, key, label_field, thresholds)
     logger.info("Curvature run %r complete", key)
     return results
-
-
-def percentile_ranks(values):
-    """(N,) ranks scaled to [0, 1]: 1 = highest value, ties averaged."""
-    from scipy.stats import rankdata
-
-    values = np.asarray(values, dtype=np.float64)
-    if len(values) < 2:
-        return np.ones(len(values))
-    filled = np.where(np.isfinite(values), values, -np.inf)
-    return (rankdata(filled) - 1.0) / (len(values) - 1.0)
-
-
-def _write_fields(dataset, key, prepared, result):
-    """All per-sample fields of a run, in one bulk write."""
-    import fiftyone as fo
-
-    columns = [
-        Column(key, finite_or_none(result.curvature), fo.FloatField,
-               "mean finite-difference input-loss curvature over the scored "
-               "epochs; higher = more likely memorized"),
-        Column(f"{key}_epochs",
-               [finite_or_none(row)
-                for row in result.curvature_epochs.astype(np.float64)],
-               fo.ListField,
-               f"curvature at each scored epoch {result.scored_epochs}",
-               {"subfield": fo.FloatField}),
-        Column(f"{key}_percentile",
-               [float(v) for v in percentile_ranks(result.curvature)],
-               fo.FloatField,
-               f"rank of {key} among the run's samples in [0, 1]; "
-               "1 = highest"),
-    ]
-    preds = result.predictions
-    columns.append(Column(
-        f"{key}_prediction",
-        classification_docs(
-            prepared.classes, preds,
-            result.probabilities[np.arange(len(preds)), preds],
-            result.logits),
-        fo.EmbeddedDocumentField,
-        "prediction of the final network (eval mode)",
-        {"embedded_doc_type": fo.Classification}))
-    for name, (higher, description) in SCORES.items():
-        direction = ("higher = more suspicious" if higher
-                     else "LOWER = more suspicious")
-        columns.append(Column(f"{key}_{name}",
-                              finite_or_none(result.scores[name]),
-                              fo.FloatField, f"{description} ({direction})"))
-    write_columns(dataset, prepared.sample_ids, columns)
-
-
-class _Reporter:
-    """Turns load / epoch / write events into a bar or a callback."""
-
-    # share of the whole run spent reading images (for the overall fraction)
-    _LOAD_SHARE = 0.05
-
-    def __init__(self, progress, epochs):
-        self.callback = progress if callable(progress) else None
-        self.bar = None
-        self.epochs = epochs
-        if self.callback is None and progress is not False:
-            import fiftyone.core.utils as fou
-
-            self.bar = fou.ProgressBar(total=epochs, progress=progress,
-                                       iters_str="epochs")
-
-    def __enter__(self):
-        if self.bar is not None:
-            self.bar.__enter__()
-        return self
-
-    def __exit__(self, *args):
-        if self.bar is not None:
-            self.bar.__exit__(*args)
-
-    def on_load(self, done, total):
-        if self.callback is not None:
-            self.callback({
-                "phase": "load",
-                "fraction": round(self._LOAD_SHARE * done / max(total, 1), 4),
-                "done": done,
-                "total": total,
-            })
-
-    def on_epoch(self, info):
-        if self.bar is not None:
-            self.bar.set_iteration(info["epoch"])
-        if self.callback is not None:
-            info = dict(info)
-            info["phase"] = "epoch"
-            info["fraction"] = round(self._LOAD_SHARE + (
-                1 - 2 * self._LOAD_SHARE
-            ) * info["epoch"] / info["epochs"], 4)
-            self.callback(info)
-
-    def on_write(self):
-        if self.callback is not None:
-            self.callback({"phase": "write",
-                           "fraction": round(1 - self._LOAD_SHARE, 4)})

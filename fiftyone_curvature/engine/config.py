@@ -1,13 +1,26 @@
 """The configuration of a curvature-tracked training run (pure Python).
 
 Importing this module does not import torch, so the CLI and the App's
-operator forms can read the defaults cheaply.
+operator forms read the defaults and the option vocabularies from here:
+this module is the one place they are written.
 """
 
 import dataclasses
 import math
 
+#: model architectures (see :mod:`fiftyone_curvature.engine.models`)
+MODELS = ("small_cnn", "small_resnet", "resnet18")
+#: learning-rate schedules
 SCHEDULES = ("cosine", "onecycle", "multistep", "constant")
+#: curvature estimators (see :mod:`fiftyone_curvature.engine.curvature`)
+ESTIMATORS = ("fd", "hvp")
+#: norms of the curvature estimate
+NORMS = ("l2", "l2sq")
+#: how per-epoch curvature becomes one score
+AGGREGATIONS = ("mean", "last_half", "first_half", "rank_mean",
+                "zscore_mean")
+#: device names offered by forms (any ``cuda:i`` is accepted too)
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclasses.dataclass
@@ -36,12 +49,11 @@ class TrackingConfig:
             (None: augment throughout)
         estimator ("fd"): ``"fd"`` (finite difference, the paper) or
             ``"hvp"`` (exact Hessian-vector products)
-        probes (1): Rademacher probes per scored epoch (the paper: 10; at
-            h = 1e-2 more probes changed AUROC by at most 0.002, see the
-            README's trade-off table)
-        h (1e-2): finite-difference step (the paper: 1e-3, which found
-            flipped labels worse on digits and CIFAR-10 here, see the
-            README; :meth:`paper` restores the paper's settings)
+        probes (1): Rademacher probes per scored epoch (the paper: 10; the
+            README's trade-off table shows what more probes buy)
+        h (1e-2): finite-difference step (the paper: 1e-3; the README
+            shows the h sweep; :meth:`paper` restores the paper's
+            settings)
         norm ("l2"): ``"l2"`` (released code) or ``"l2sq"`` (paper text)
         score_every (2): score curvature every k-th epoch (the final epoch
             is always scored); 0 = never (training dynamics only, the
@@ -50,9 +62,7 @@ class TrackingConfig:
             not scored: epochs ``start + k, start + 2k, ...`` and the last
             are scored, with ``start = floor(score_from * epochs)`` and
             ``k = score_every``. Which epochs carry the signal depends on
-            the data: the last ones on CIFAR-10 (the network never fits
-            the noise), the first ones on digits (it memorizes every flip
-            by epoch 12), so the default scores throughout
+            the data (see the README), so the default scores throughout
         aggregate ("mean"): how per-epoch curvature becomes one score, see
             :func:`fiftyone_curvature.curvature.aggregate_epochs`
         el2n_epoch (None): epoch (1-based) at which EL2N is taken; None
@@ -97,9 +107,6 @@ class TrackingConfig:
 
     def validate(self):
         """Raises ValueError naming the first invalid option."""
-        from .curvature import AGGREGATIONS, ESTIMATORS, NORMS
-        from .models import MODELS
-
         def choice(name, valid):
             if getattr(self, name) not in valid:
                 raise ValueError(
@@ -152,6 +159,53 @@ class TrackingConfig:
                 "'cuda[:i]'"
             )
         return self
+
+    @classmethod
+    def resolve(cls, config=None, exclude=(), **overrides):
+        """The validated config of a run: ``config`` with ``overrides``.
+
+        The one place where the SDK, the CLI and the operators turn their
+        arguments into a config.
+
+        Args:
+            config (None): a :class:`TrackingConfig`, a dict of its fields,
+                or None for the defaults
+            exclude (()): field names the caller sets itself and refuses
+                as overrides (e.g. ``("seed",)`` for evaluations, which
+                take ``seeds``)
+            **overrides: any field; a value of None keeps the config's
+
+        Returns:
+            a new, validated :class:`TrackingConfig`
+
+        Raises:
+            ValueError: a config of another type, an unknown or excluded
+                option, or an invalid value
+        """
+        if config is None:
+            config = cls()
+        elif isinstance(config, dict):
+            config = cls.from_dict(config)
+        elif not isinstance(config, cls):
+            raise ValueError(
+                f"config must be a TrackingConfig or dict, got "
+                f"{type(config).__name__}"
+            )
+        names = {f.name for f in dataclasses.fields(cls)}
+        for name in exclude:
+            if name in overrides:
+                raise ValueError(
+                    "Pass seeds=[...] instead of seed" if name == "seed"
+                    else f"{name} cannot be set here"
+                )
+        unknown = sorted(set(overrides) - names)
+        if unknown:
+            raise ValueError(
+                f"Unknown option(s) {unknown}; valid ones are "
+                f"{sorted(names - set(exclude))}"
+            )
+        overrides = {k: v for k, v in overrides.items() if v is not None}
+        return dataclasses.replace(config, **overrides).validate()
 
     @classmethod
     def paper(cls, **overrides):

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-MODELS = ("small_cnn", "small_resnet", "resnet18")
+from .config import MODELS
 
 
 class Classifier(nn.Module):

@@ -32,9 +32,7 @@ batch it lands in, so scores are invariant to batch size and position.
 import torch
 import torch.nn.functional as F
 
-ESTIMATORS = ("fd", "hvp")
-NORMS = ("l2", "l2sq")
-AGGREGATIONS = ("mean", "last_half", "first_half", "rank_mean", "zscore_mean")
+from .config import AGGREGATIONS, ESTIMATORS, NORMS
 
 _MASK32 = 0xFFFFFFFF
 

@@ -3,29 +3,24 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-PLUGIN = "@fiftyone-curvature/curvature"
-COMPUTE_URI = f"{PLUGIN}/compute_curvature"
-EVALUATE_URI = f"{PLUGIN}/evaluate_corruption"
+from ..engine.dynamics import SCORES
+from ..sdk.info import curvature_runs
+from .names import uri
+
+COMPUTE_URI = uri("compute_curvature")
+EVALUATE_URI = uri("evaluate_corruption")
 
 #: histogram bins
 BINS = 30
 #: most points drawn in the scatter (a fixed random subset beyond)
 MAX_POINTS = 5000
-#: score names the histogram offers (curvature + dynamics.SCORES, literal
-#: so that loading the panel imports nothing heavy)
-SCORE_CHOICES = ("curvature", "csl", "final_loss", "in_confidence", "aum",
-                 "forgetting", "dm_confidence", "dm_variability", "el2n")
+#: score names the histogram offers
+SCORE_CHOICES = ("curvature",) + tuple(SCORES)
 
 
 def _title(text):
     """A plotly.js 3 title (``{"text": ...}``; a bare string is ignored)."""
     return {"text": text}
-
-
-def _runs(dataset):
-    from .runs import Curvature
-
-    return dataset.list_brain_runs(type=Curvature)
 
 
 def _is_evaluation(dataset, key):
@@ -154,7 +149,7 @@ class CurvaturePanel(foo.Panel):
     def _refresh(self, ctx):
         """Recomputes every plot; panel state is patched once at the end."""
         s = dict(ctx.panel.state._data or {})
-        runs = _runs(ctx.dataset) if ctx.dataset is not None else []
+        runs = curvature_runs(ctx.dataset) if ctx.dataset is not None else []
         s["runs"] = runs
         if not runs:
             s["run"] = None
@@ -184,7 +179,7 @@ class CurvaturePanel(foo.Panel):
                 s["truth_field"] = None
             truth = s["truth_field"]
         s["hist_split"] = truth
-        from .report import gather
+        from ..sdk.report import gather
 
         data = gather(ctx.dataset, key,
                       corrupted_field=None if is_eval else truth)

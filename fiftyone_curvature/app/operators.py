@@ -8,21 +8,21 @@ App loads the plugin.
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..sdk.compute import validate_key
+from ..sdk.info import curvature_runs, run_info
+from ..sdk.views import VIEW_BUILDERS, resolve_thresholds, view_names
 from .forms import (
     key_input, label_field_input, training_inputs, training_kwargs,
 )
-
-
-def _curvature_runs(dataset):
-    from .runs import Curvature
-
-    return dataset.list_brain_runs(type=Curvature)
+from .base import (
+    TrainingOperator, execute_on_dataset, execute_on_view,
+)
 
 
 def _run_key_input(ctx, inputs, label="Curvature run"):
     """Adds a dropdown of the dataset's curvature runs; returns the chosen
     key or None."""
-    keys = _curvature_runs(ctx.dataset)
+    keys = curvature_runs(ctx.dataset)
     if not keys:
         prop = inputs.view(
             "no_runs",
@@ -42,21 +42,11 @@ def _run_key_input(ctx, inputs, label="Curvature run"):
     return key if key in keys else None
 
 
-def _progress_label(info):
-    if info.get("phase") == "epoch":
-        eta = info.get("eta") or 0.0
-        return (f"epoch {info['epoch']}/{info['epochs']}, train accuracy "
-                f"{info.get('train_accuracy', 0):.1%}, ETA {eta:.0f} s")
-    if info.get("phase") == "load":
-        return f"reading images {info['done']}/{info['total']}"
-    return "writing fields and views"
-
-
 # --------------------------------------------------------------------------
 # compute_curvature
 
 
-class ComputeCurvature(foo.Operator):
+class ComputeCurvature(TrainingOperator):
     """Trains on a label field and writes curvature fields and views."""
 
     @property
@@ -88,22 +78,17 @@ class ComputeCurvature(foo.Operator):
             types.Button(label="Compute curvature", prompt=True),
         )
 
-    def execute(self, ctx):
-        kwargs = _compute_kwargs(ctx.params)
-        target = ctx.target_view()
-        if ctx.delegated:
+    def sdk_kwargs(self, params):
+        return {
+            "label_field": params["label_field"],
+            "curvature_field": params.get("curvature_field") or "curvature",
+            **training_kwargs(params),
+        }
 
-            def progress(info):
-                ctx.set_progress(progress=info["fraction"],
-                                 label=_progress_label(info))
+    def sdk_function(self):
+        from ..sdk.compute import compute_curvature
 
-            _run_compute(target, kwargs, progress)
-        else:
-            for info in _threaded(_run_compute, target, kwargs):
-                yield ctx.ops.set_progress(
-                    label=_progress_label(info), progress=info["fraction"]
-                )
-        yield ctx.ops.reload_dataset()
+        return compute_curvature
 
     def __call__(
         self,
@@ -131,64 +116,10 @@ class ComputeCurvature(foo.Operator):
             image_size=image_size, device=device,
             seed=seed,
         )
-        return foo.execute_operator(
-            self.uri,
-            dict(view=sample_collection.view()),
-            params=params,
-            request_delegation=delegate,
-        )
-
-
-def _compute_kwargs(params):
-    return {
-        "label_field": params["label_field"],
-        "curvature_field": params.get("curvature_field") or "curvature",
-        **training_kwargs(params),
-    }
-
-
-def _run_compute(samples, kwargs, progress):
-    from .core import compute_curvature
-
-    kwargs = dict(kwargs)
-    label_field = kwargs.pop("label_field")
-    compute_curvature(samples, label_field, progress=progress, **kwargs)
-
-
-def _threaded(run, samples, kwargs):
-    """Runs ``run(samples, kwargs, progress)`` in a thread and yields its
-    progress dicts, so that an immediate (generator) execution can stream
-    progress to the App; an exception of ``run`` is re-raised here."""
-    import queue
-    import threading
-
-    events = queue.Queue()
-    done = object()
-    failure = []
-
-    def work():
-        try:
-            run(samples, kwargs, events.put)
-        except BaseException as e:  # re-raised in the caller's thread
-            failure.append(e)
-        finally:
-            events.put(done)
-
-    thread = threading.Thread(target=work, daemon=True)
-    thread.start()
-    while True:
-        info = events.get()
-        if info is done:
-            break
-        yield info
-    thread.join()
-    if failure:
-        raise failure[0]
+        return execute_on_view(self, sample_collection, params, delegate)
 
 
 def _compute_inputs(ctx, inputs):
-    from .core import _validate_key
-
     if not label_field_input(
         ctx, inputs, "Label field", "The labels to train on (never modified)",
         "Curvature trains on an fo.Classification label field",
@@ -199,15 +130,13 @@ def _compute_inputs(ctx, inputs):
         "Curvature field / run key",
         "Output field and brain key; the other fields are named "
         "<key>_<suffix>",
-        _validate_key,
+        validate_key,
     )
     training_inputs(inputs, model_description=(
         "auto: small_cnn under 16 px, resnet18 on a GPU, small_resnet on "
         "CPU"))
     if error:
         return False
-    from .views import view_names
-
     names = ", ".join(view_names(key))
     inputs.view(
         "views_notice",
@@ -219,7 +148,7 @@ def _compute_inputs(ctx, inputs):
             )
         ),
     )
-    if key in _curvature_runs(ctx.dataset):
+    if key in curvature_runs(ctx.dataset):
         inputs.view(
             "overwrite_notice",
             types.Warning(label=f"Run {key!r} exists and will be replaced"),
@@ -274,11 +203,8 @@ class LoadCurvatureView(foo.Operator):
 
     def __call__(self, sample_collection, key, view="all"):
         """Runs the operator from Python; returns the execution result."""
-        return foo.execute_operator(
-            self.uri,
-            dict(dataset=sample_collection._root_dataset.name),
-            params={"key": key, "view": view},
-        )
+        return execute_on_dataset(self, sample_collection,
+                                  {"key": key, "view": view})
 
 
 # --------------------------------------------------------------------------
@@ -322,39 +248,7 @@ class GetCurvatureInfo(foo.Operator):
 
     def __call__(self, sample_collection, key):
         """Runs the operator from Python; ``.result`` holds the info."""
-        return foo.execute_operator(
-            self.uri,
-            dict(dataset=sample_collection._root_dataset.name),
-            params={"key": key},
-        )
-
-
-def run_info(dataset, key):
-    """A JSON-able summary of a curvature run (used by the info operator).
-
-    Returns:
-        a dict with key, timestamp, label_field, classes, num_samples,
-        final_train_accuracy, fields, views, tracking
-    """
-    from .runs import Curvature
-
-    if key not in _curvature_runs(dataset):
-        raise ValueError(f"No curvature run {key!r}; the dataset has "
-                         f"{_curvature_runs(dataset)}")
-    info = dataset.get_brain_info(key)
-    config = info.config
-    meta = dict(Curvature._get_run_doc(dataset, key).results_meta or {})
-    return {
-        "key": key,
-        "timestamp": str(info.timestamp),
-        "label_field": config.label_field,
-        "classes": config.classes,
-        "num_samples": meta.get("num_samples"),
-        "final_train_accuracy": meta.get("final_train_accuracy"),
-        "fields": config.output_fields(),
-        "views": list(config.views),
-        "tracking": dict(config.tracking),
-    }
+        return execute_on_dataset(self, sample_collection, {"key": key})
 
 
 # --------------------------------------------------------------------------
@@ -396,7 +290,7 @@ class DeleteCurvatureRun(foo.Operator):
 
     def execute(self, ctx):
         key = ctx.params["key"]
-        if key not in _curvature_runs(ctx.dataset):
+        if key not in curvature_runs(ctx.dataset):
             raise ValueError(f"No curvature run {key!r}")
         ctx.dataset.delete_brain_run(key)
         ctx.ops.reload_dataset()
@@ -404,11 +298,7 @@ class DeleteCurvatureRun(foo.Operator):
 
     def __call__(self, sample_collection, key):
         """Runs the operator from Python."""
-        return foo.execute_operator(
-            self.uri,
-            dict(dataset=sample_collection._root_dataset.name),
-            params={"key": key},
-        )
+        return execute_on_dataset(self, sample_collection, {"key": key})
 
 
 # --------------------------------------------------------------------------
@@ -484,17 +374,11 @@ class TagForRelabel(foo.Operator):
             params["k"] = k
         else:
             params["percentile"] = percentile
-        return foo.execute_operator(
-            self.uri,
-            dict(dataset=sample_collection._root_dataset.name),
-            params=params,
-        )
+        return execute_on_dataset(self, sample_collection, params)
 
 
 def _relabel_view(dataset, key, params):
     from fiftyone import ViewField as F
-
-    from .views import VIEW_BUILDERS, resolve_thresholds
 
     config = dataset.get_brain_info(key).config
     view = dataset.load_brain_view(key).match(F(key).exists())

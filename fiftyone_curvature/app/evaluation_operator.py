@@ -3,85 +3,23 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..engine.noise import KINDS
+from ..sdk.evaluation import validate_key
+from ..sdk.options import parse_mapping, parse_seeds
 from .forms import (
     key_input, label_field_input, training_inputs, training_kwargs,
 )
-from .operators import _threaded
+from .base import TrainingOperator, execute_on_view
 
-#: noise kinds offered in the form (fiftyone_curvature.evaluation.KINDS,
-#: literal so that listing operators imports nothing heavy)
-KIND_CHOICES = ("symmetric", "asymmetric")
-
-
-def parse_seeds(text):
-    """``"0, 1,2"`` -> ``[0, 1, 2]`` (ValueError on anything else)."""
-    if isinstance(text, (list, tuple)):
-        return [int(s) for s in text]
-    try:
-        seeds = [int(s) for s in str(text).replace(" ", "").split(",") if s]
-    except ValueError:
-        raise ValueError(
-            f"Seeds must be comma-separated integers, got {text!r}"
-        ) from None
-    if not seeds:
-        raise ValueError("Give at least one seed")
-    return seeds
+#: what the form says of each noise kind
+KIND_DESCRIPTIONS = {
+    "symmetric": ("Symmetric", "a uniformly random other class"),
+    "asymmetric": ("Asymmetric (class pairs)",
+                   "class A -> class B per a mapping"),
+}
 
 
-def parse_mapping(text):
-    """``"cat:dog, 3:8"`` -> ``{"cat": "dog", "3": "8"}``; empty -> None."""
-    if text is None or isinstance(text, dict):
-        return text or None
-    pairs = [p.strip() for p in str(text).split(",") if p.strip()]
-    if not pairs:
-        return None
-    mapping = {}
-    for pair in pairs:
-        if pair.count(":") != 1:
-            raise ValueError(
-                f"Mapping entries look like source:target, got {pair!r}"
-            )
-        src, dst = (s.strip() for s in pair.split(":"))
-        mapping[src] = dst
-    return mapping
-
-
-def _evaluate_kwargs(params):
-    kwargs = {
-        "label_field": params["label_field"],
-        "key": params.get("key") or "curvature_eval",
-        "noise": float(params.get("noise") or 0.1),
-        "kind": params.get("kind") or "symmetric",
-        "seeds": parse_seeds(params.get("seeds") or "0"),
-        **training_kwargs(params, with_seed=False),
-    }
-    if kwargs["kind"] == "asymmetric":
-        kwargs["mapping"] = parse_mapping(params.get("mapping"))
-    return kwargs
-
-
-def _run_evaluate(samples, kwargs, progress):
-    from .evaluation import evaluate_corruption
-
-    kwargs = dict(kwargs)
-    label_field = kwargs.pop("label_field")
-    return evaluate_corruption(samples, label_field, progress=progress,
-                               **kwargs)
-
-
-def _progress_label(info):
-    if info.get("phase") == "epoch":
-        return (
-            f"seed {info['seed']} ({info['seed_index'] + 1}/"
-            f"{info['seeds']}), epoch {info['epoch']}/{info['epochs']}, "
-            f"ETA {info.get('eta') or 0:.0f} s"
-        )
-    if info.get("phase") == "load":
-        return f"reading images {info['done']}/{info['total']}"
-    return "writing fields and views"
-
-
-class EvaluateCorruption(foo.Operator):
+class EvaluateCorruption(TrainingOperator):
     """Injects label noise, trains, and measures how every score finds it."""
 
     @property
@@ -110,21 +48,23 @@ class EvaluateCorruption(foo.Operator):
             inputs, view=types.View(label="Evaluate on injected label noise")
         )
 
-    def execute(self, ctx):
-        kwargs = _evaluate_kwargs(ctx.params)
-        target = ctx.target_view()
-        if ctx.delegated:
+    def sdk_kwargs(self, params):
+        kwargs = {
+            "label_field": params["label_field"],
+            "key": params.get("key") or "curvature_eval",
+            "noise": float(params.get("noise") or 0.1),
+            "kind": params.get("kind") or "symmetric",
+            "seeds": parse_seeds(params.get("seeds") or "0"),
+            **training_kwargs(params, with_seed=False),
+        }
+        if kwargs["kind"] == "asymmetric":
+            kwargs["mapping"] = parse_mapping(params.get("mapping"))
+        return kwargs
 
-            def progress(info):
-                ctx.set_progress(progress=info["fraction"],
-                                 label=_progress_label(info))
+    def sdk_function(self):
+        from ..sdk.evaluation import evaluate_corruption
 
-            _run_evaluate(target, kwargs, progress)
-        else:
-            for info in _threaded(_run_evaluate, target, kwargs):
-                yield ctx.ops.set_progress(label=_progress_label(info),
-                                           progress=info["fraction"])
-        yield ctx.ops.reload_dataset()
+        return evaluate_corruption
 
     def __call__(
         self,
@@ -157,17 +97,10 @@ class EvaluateCorruption(foo.Operator):
             score_every=score_every, score_from=score_from,
             image_size=image_size, device=device,
         )
-        return foo.execute_operator(
-            self.uri,
-            dict(view=sample_collection.view()),
-            params=params,
-            request_delegation=delegate,
-        )
+        return execute_on_view(self, sample_collection, params, delegate)
 
 
 def _evaluate_inputs(ctx, inputs):
-    from .evaluation import _validate_key
-
     if not label_field_input(
         ctx, inputs, "Label field (assumed clean)",
         "Read only: the noise goes into the run's own fields",
@@ -177,16 +110,15 @@ def _evaluate_inputs(ctx, inputs):
     key, error = key_input(
         ctx, inputs, "key", "curvature_eval", "Run key",
         "Brain key and curvature field; other fields are <key>_<suffix>",
-        _validate_key,
+        validate_key,
     )
     inputs.float("noise", default=0.1, min=0.001, max=0.999,
                  label="Noise fraction",
                  description="Fraction of labels flipped")
     kinds = types.RadioGroup()
-    kinds.add_choice("symmetric", label="Symmetric",
-                     description="a uniformly random other class")
-    kinds.add_choice("asymmetric", label="Asymmetric (class pairs)",
-                     description="class A -> class B per a mapping")
+    for kind in KINDS:
+        label, description = KIND_DESCRIPTIONS[kind]
+        kinds.add_choice(kind, label=label, description=description)
     inputs.enum("kind", kinds.values(), default="symmetric",
                 label="Noise kind", view=kinds)
     if ctx.params.get("kind") == "asymmetric":

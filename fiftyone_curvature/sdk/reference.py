@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from .writeback import finite_or_none
+from .fields import finite_or_none
 
 #: file suffixes :func:`import_reference` reads
 FORMATS = (".npy", ".npz", ".csv")
@@ -450,7 +450,7 @@ def _read_array_raw(path, key):
 
 
 def _check_labels(samples, label_field, labels, classes, path, data, n):
-    from .data import get_classes, validate_label_field
+    from .images import get_classes, validate_label_field
 
     validate_label_field(samples, label_field)
     labels = np.asarray(labels).reshape(-1)

@@ -11,7 +11,7 @@ import fiftyone.core.brain as fob
 import fiftyone.core.utils as fou
 
 from . import views as cv_views
-from .dynamics import SCORES
+from ..engine.dynamics import SCORES
 
 
 def output_fields(key, score_names=None):
@@ -33,6 +33,16 @@ def output_fields(key, score_names=None):
         f"{key}_percentile",
         f"{key}_prediction",
     ] + [f"{key}_{name}" for name in names]
+
+
+def delete_outputs(dataset, fields, views):
+    """Deletes those of ``fields`` and saved ``views`` that exist (what a
+    run's cleanup removes)."""
+    schema = dataset.get_field_schema()
+    present = [f for f in fields if f in schema]
+    if present:
+        dataset.delete_sample_fields(present, error_level=1)
+    cv_views.delete_views(dataset, [v for v in views if v])
 
 
 def check_run_key(samples, key, label_field, run_type, what, outputs_of,
@@ -143,12 +153,8 @@ class Curvature(fob.BrainMethod):
         return [self.config.label_field] + self.config.output_fields()
 
     def cleanup(self, samples, brain_key):
-        dataset = samples._root_dataset
-        schema = dataset.get_field_schema()
-        present = [f for f in self.config.output_fields() if f in schema]
-        if present:
-            dataset.delete_sample_fields(present, error_level=1)
-        cv_views.delete_views(dataset, self.config.views)
+        delete_outputs(samples._root_dataset, self.config.output_fields(),
+                       self.config.views)
 
     #: how rename errors name this kind of run
     _RUN_NOUN = "curvature run"
@@ -284,15 +290,14 @@ class CurvatureResults(fob.BrainResults):
         return d
 
     @classmethod
-    def _from_dict(cls, d, samples, config, brain_key):
+    def stored_kwargs(cls, d):
+        """The keyword arguments of this class stored in the serialized
+        dict ``d`` (arrays decoded)."""
         arrays = {
             name: fou.deserialize_numpy_array(d[name], ascii=True)
             for name in cls._ARRAY_FIELDS
         }
-        return cls(
-            samples,
-            config,
-            brain_key,
+        return dict(
             scored_epochs=d["scored_epochs"],
             history=d["history"],
             classes=d["classes"],
@@ -302,3 +307,24 @@ class CurvatureResults(fob.BrainResults):
             score_seconds=d.get("score_seconds"),
             **arrays,
         )
+
+    @classmethod
+    def _from_dict(cls, d, samples, config, brain_key):
+        return cls(samples, config, brain_key, **cls.stored_kwargs(d))
+
+
+def result_kwargs(prepared, result):
+    """The :class:`CurvatureResults` keyword arguments of an engine result
+    trained on ``prepared`` data (ids, curvature, history, timings)."""
+    return dict(
+        sample_ids=prepared.sample_ids,
+        curvature=result.curvature,
+        curvature_epochs=result.curvature_epochs,
+        scored_epochs=result.scored_epochs,
+        history=result.history,
+        classes=prepared.classes,
+        image_size=prepared.image_size,
+        normalization=result.normalization,
+        train_seconds=result.train_seconds,
+        score_seconds=result.score_seconds,
+    )

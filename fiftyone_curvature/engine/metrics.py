@@ -1,6 +1,14 @@
 """Detection metrics for a score against known corrupted samples (sklearn)."""
 
+import math
+
 import numpy as np
+
+#: detection metrics computed for every score, in table order
+METRICS = ("auroc", "ap", "fpr95", "precision_at_k", "recall_at_k")
+
+#: points of the fixed grids the mean ROC / PR curves are sampled on
+CURVE_POINTS = 101
 
 
 def _prepare(is_positive, scores):
@@ -130,7 +138,6 @@ def roc_points(is_positive, scores):
     """The ROC curve: ``(fpr, tpr)`` arrays, or None when undefined."""
     from sklearn.metrics import roc_curve
 
-
     y, s = _prepare(is_positive, scores)
     if y is None:
         return None
@@ -142,7 +149,6 @@ def pr_points(is_positive, scores):
     """The precision-recall curve: ``(recall, precision)`` arrays (recall
     decreasing), or None when undefined."""
     from sklearn.metrics import precision_recall_curve
-
 
     y, s = _prepare(is_positive, scores)
     if y is None:
@@ -182,3 +188,80 @@ def format_summary_table(summary, score_names, num_seeds, metrics):
     lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths))]
     lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
     return "\n".join(lines)
+
+
+
+
+def roc_on_grid(is_positive, scores, grid):
+    """True-positive rate interpolated on a grid of false-positive rates
+    (None when undefined)."""
+    points = roc_points(is_positive, scores)
+    if points is None:
+        return None
+    fpr, tpr = points
+    return np.interp(grid, fpr, tpr)
+
+
+def pr_on_grid(is_positive, scores, grid):
+    """Interpolated precision (best precision at recall >= r) on a recall
+    grid."""
+    points = pr_points(is_positive, scores)
+    if points is None:
+        return None
+    recall, precision = points[0][::-1], points[1][::-1]
+    best = np.maximum.accumulate(precision[::-1])[::-1]
+    idx = np.searchsorted(recall, grid, side="left")
+    idx = np.clip(idx, 0, len(best) - 1)
+    return best[idx]
+
+
+def detection_metrics(is_positive, scores):
+    """Every metric of :data:`METRICS` for one score.
+
+    Args:
+        is_positive: (N,) bool, True for a corrupted sample
+        scores: (N,) float, higher = more suspicious
+
+    Returns:
+        a dict metric -> float or None; precision and recall are at
+        k = number of positives
+    """
+    precision, recall = precision_recall_at_k(is_positive, scores)
+    return {
+        "auroc": auroc(is_positive, scores),
+        "ap": average_precision(is_positive, scores),
+        "fpr95": fpr_at_tpr(is_positive, scores),
+        "precision_at_k": precision,
+        "recall_at_k": recall,
+    }
+
+
+def mean_std(values):
+    """Mean and std of the finite values (None, None when there is none)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return None, None
+    return float(np.mean(finite)), float(np.std(finite))
+
+
+def summarize(metrics, names=None):
+    """Mean and std over seeds of per-seed metrics.
+
+    Args:
+        metrics: dict score -> metric -> list of S per-seed values (None
+            where undefined)
+        names (None): the scores to keep, in order (None: all)
+
+    Returns:
+        a dict score -> metric (:data:`METRICS`) -> ``{"mean", "std",
+        "values"}`` (mean / std None where undefined)
+    """
+    out = {}
+    for name in names or list(metrics):
+        out[name] = {}
+        for metric in METRICS:
+            values = metrics[name][metric]
+            mean, std = mean_std(values)
+            out[name][metric] = {"mean": mean, "std": std,
+                                 "values": list(values)}
+    return out

@@ -1,25 +1,27 @@
 """App operator: find duplicate images with conflicting labels.
 
 Parses params only; the work is
-:func:`fiftyone_curvature.duplicates.find_duplicate_conflicts`.
+:func:`fiftyone_curvature.sdk.duplicates.find_duplicate_conflicts`.
 """
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..sdk.duplicate_runs import (
+    DEFAULT_THRESHOLDS, METHODS, output_fields, run_key, view_name,
+)
+from ..sdk.duplicates import validate_key
+from ..sdk.info import curvature_runs
+from .base import execute_on_view
 from .forms import key_input, label_field_input
 
-#: comparison methods offered in the form (duplicates.METHODS; literal so
-#: that listing operators imports nothing heavy)
-METHOD_CHOICES = {
+#: what the form says of each comparison method
+METHOD_DESCRIPTIONS = {
     "pixels": "Pixels: exact copies and resized / re-encoded images",
     "exact": "Exact: byte-identical files only (file hash)",
     "embeddings": "Embeddings: vectors stored in a field (e.g. a zoo "
     "model's)",
 }
-
-#: default thresholds per method (duplicates.DEFAULT_THRESHOLDS)
-DEFAULT_THRESHOLDS = {"pixels": 0.01, "embeddings": 0.01}
 
 
 class FindDuplicateConflicts(foo.Operator):
@@ -52,7 +54,7 @@ class FindDuplicateConflicts(foo.Operator):
         return None
 
     def execute(self, ctx):
-        from .duplicates import find_duplicate_conflicts, view_name
+        from ..sdk.duplicates import find_duplicate_conflicts
 
         kwargs = _kwargs(ctx.params)
         label_field = kwargs.pop("label_field")
@@ -87,12 +89,7 @@ class FindDuplicateConflicts(foo.Operator):
         params = dict(label_field=label_field, key=key, method=method,
                       threshold=threshold,
                       embeddings_field=embeddings_field, exact=exact)
-        return foo.execute_operator(
-            self.uri,
-            dict(view=sample_collection.view()),
-            params=params,
-            request_delegation=delegate,
-        )
+        return execute_on_view(self, sample_collection, params, delegate)
 
 
 def _kwargs(params):
@@ -113,26 +110,23 @@ def _kwargs(params):
 def _inputs(ctx, inputs):
     import fiftyone as fo
 
-    from .duplicates import _validate_key, output_fields, run_key, view_name
-    from .runs import Curvature
-
     target = ctx.target_view()
     if not label_field_input(
         ctx, inputs, "Label field", "The labels compared (never modified)",
         "Duplicates are compared by their fo.Classification labels",
     ):
         return False
-    runs = ctx.dataset.list_brain_runs(type=Curvature)
+    runs = curvature_runs(ctx.dataset)
     default_key = runs[0] if len(runs) == 1 else "curvature"
     key, error = key_input(
         ctx, inputs, "key", default_key, "Key",
         "Prefix of the fields and view; the key of a curvature run orders "
         f"groups by its curvature (runs: {runs or 'none'})",
-        _validate_key,
+        validate_key,
     )
     method_view = types.RadioGroup()
-    for name, label in METHOD_CHOICES.items():
-        method_view.add_choice(name, label=label)
+    for name in METHODS:
+        method_view.add_choice(name, label=METHOD_DESCRIPTIONS[name])
     inputs.enum("method", method_view.values(), default="pixels",
                 label="Compare", view=method_view)
     method = ctx.params.get("method") or "pixels"

@@ -5,12 +5,10 @@ Imports nothing heavy: the App imports the operator modules at start-up.
 
 import fiftyone.operators.types as types
 
-from .config import TrackingConfig
+from ..engine.config import DEVICES, MODELS, TrackingConfig
 
-#: model names offered in the form (fiftyone_curvature.models.MODELS plus
-#: "auto"; kept literal so that listing operators never imports torch)
-MODEL_CHOICES = ("auto", "small_cnn", "small_resnet", "resnet18")
-DEVICE_CHOICES = ("auto", "cpu", "cuda")
+#: model names offered in the forms
+MODEL_CHOICES = ("auto",) + MODELS
 
 _DEFAULTS = TrackingConfig()
 
@@ -99,7 +97,7 @@ def training_inputs(inputs, with_seed=True, model_description=None):
         else:
             inputs.int(name, default=default, min=0 if name == "seed"
                        else 1, label=label, description=description)
-    devices = _dropdown(DEVICE_CHOICES)
+    devices = _dropdown(DEVICES)
     inputs.enum("device", devices.values(), default="auto", label="Device",
                 view=devices)
 

@@ -1,0 +1,121 @@
+"""What the operators share: running from Python, and the base of
+operators that train (delegate, stream progress, report).
+
+A training operator runs delegated (``ctx.set_progress`` records progress
+on the delegated run) or immediately (a generator yielding
+``ctx.ops.set_progress`` while the SDK call runs in a thread). Either way it
+ends by reloading the dataset.
+"""
+
+import fiftyone.operators as foo
+
+
+def threaded(run, samples, kwargs):
+    """Runs ``run(samples, kwargs, progress)`` in a thread and yields its
+    progress dicts, so that an immediate (generator) execution can stream
+    progress to the App; an exception of ``run`` is re-raised here."""
+    import queue
+    import threading
+
+    events = queue.Queue()
+    done = object()
+    failure = []
+
+    def work():
+        try:
+            run(samples, kwargs, events.put)
+        except BaseException as e:  # re-raised in the caller's thread
+            failure.append(e)
+        finally:
+            events.put(done)
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    while True:
+        info = events.get()
+        if info is done:
+            break
+        yield info
+    thread.join()
+    if failure:
+        raise failure[0]
+
+
+def progress_label(info):
+    """A one-line progress text for the App from a progress dict of
+    :class:`fiftyone_curvature.sdk.progress.Progress`."""
+    phase = info.get("phase")
+    if phase == "epoch":
+        seed = ""
+        if info.get("seeds", 1) > 1 or info.get("seed") is not None:
+            seed = (f"seed {info['seed']} ({info['seed_index'] + 1}/"
+                    f"{info['seeds']}), ")
+        return (f"{seed}epoch {info['epoch']}/{info['epochs']}, train "
+                f"accuracy {info.get('train_accuracy', 0):.1%}, ETA "
+                f"{info.get('eta') or 0:.0f} s")
+    if phase == "load":
+        return f"reading images {info['done']}/{info['total']}"
+    return "writing fields and views"
+
+
+def execute_on_view(operator, samples, params, delegate=False):
+    """Runs ``operator`` from Python on the view ``samples`` (what the
+    operators' ``__call__`` does); ``delegate=True`` queues it for a
+    delegated-operations worker."""
+    return foo.execute_operator(
+        operator.uri,
+        dict(view=samples.view()),
+        params=params,
+        request_delegation=delegate,
+    )
+
+
+def execute_on_dataset(operator, samples, params):
+    """Runs ``operator`` from Python on the dataset of ``samples``."""
+    return foo.execute_operator(
+        operator.uri,
+        dict(dataset=samples._root_dataset.name),
+        params=params,
+    )
+
+
+class TrainingOperator(foo.Operator):
+    """An operator whose execution trains a network through the SDK.
+
+    Subclasses define :meth:`sdk_kwargs` (the SDK's keyword arguments from
+    the form's params, ``label_field`` among them) and
+    :meth:`sdk_function` (the SDK function they are passed to).
+    """
+
+    def sdk_kwargs(self, params):
+        """The SDK keyword arguments of the form's ``params``."""
+        raise NotImplementedError
+
+    def sdk_function(self):
+        """The SDK function, called as ``f(samples, label_field,
+        progress=..., **kwargs)``."""
+        raise NotImplementedError
+
+    def run(self, samples, kwargs, progress):
+        """Calls the SDK on ``samples`` with ``kwargs``, reporting to the
+        ``progress`` callable; returns its results."""
+        kwargs = dict(kwargs)
+        label_field = kwargs.pop("label_field")
+        return self.sdk_function()(samples, label_field, progress=progress,
+                                   **kwargs)
+
+    def execute(self, ctx):
+        kwargs = self.sdk_kwargs(ctx.params)
+        target = ctx.target_view()
+        if ctx.delegated:
+
+            def progress(info):
+                ctx.set_progress(progress=info["fraction"],
+                                 label=progress_label(info))
+
+            self.run(target, kwargs, progress)
+        else:
+            for info in threaded(self.run, target, kwargs):
+                yield ctx.ops.set_progress(label=progress_label(info),
+                                           progress=info["fraction"])
+        yield ctx.ops.reload_dataset()

@@ -1,0 +1,416 @@
+"""evaluate_duplicates: inject copies with other labels into a clone and
+measure how well curvature, the training-dynamics scores and the duplicate
+finder rank them (the literature's duplicate-with-conflicting-label
+test)."""
+
+import dataclasses
+import os
+import time
+
+import numpy as np
+
+from ..engine.config import TrackingConfig
+from ..engine.dynamics import SCORES, suspicion
+from ..engine.metrics import detection_metrics, format_summary_table, summarize
+from .duplicate_runs import DEFAULT_THRESHOLDS
+from .duplicates import find_duplicate_conflicts
+from .fields import percentile_ranks, write_run_fields
+from .images import get_classes, validate_label_field
+from .options import check_samples, check_scoring, check_seeds
+from .progress import Progress
+
+
+#: duplicate-finder rows of the evaluation table, besides curvature and the
+#: training-dynamics scores (each oriented higher = more suspicious):
+#: negated conflict distance in pixel space / in the trained network's
+#: embedding space, and the pixel finder's flag with curvature breaking ties
+FINDER_SCORES = ("dup_pixels", "dup_embeddings", "dup_flag_curvature")
+
+#: JPEG quality range of the injected copies
+DEFAULT_QUALITY = (85, 95)
+
+
+class DuplicateEvaluationResults:
+    """What :func:`evaluate_duplicates` measured.
+
+    Attributes:
+        label_field: the label field the clean labels were read from
+        num_images: images duplicated per seed
+        copies: copies injected per duplicated image
+        seeds: the S seeds
+        num_samples: N + num_images * copies (samples trained on)
+        metrics: dict score -> metric -> list of S floats (None where
+            undefined); metrics as
+            :func:`fiftyone_curvature.engine.metrics.detection_metrics`
+        finder: per seed, a dict of the pixel / embedding finders' counts
+            (``injected_flagged``: injected copies in a conflicting group;
+            ``sources_flagged``: their originals; ``others_flagged``:
+            flagged samples neither injected nor sources, i.e. duplicates
+            the data already had or false matches; ``groups``)
+        seconds: per seed, wall time of ``train`` (training + curvature),
+            ``pixels`` and ``embeddings`` (the finders), ``total``
+        config: the training configuration (dict), thresholds, quality
+        datasets: names of the kept working datasets (empty unless
+            ``keep_datasets``)
+    """
+
+    def __init__(self, label_field, num_images, copies, seeds, num_samples,
+                 metrics, finder, seconds, config, datasets=None):
+        self.label_field = label_field
+        self.num_images = num_images
+        self.copies = copies
+        self.seeds = list(seeds)
+        self.num_samples = num_samples
+        self.metrics = metrics
+        self.finder = finder
+        self.seconds = seconds
+        self.config = config
+        self.datasets = list(datasets or [])
+
+    @property
+    def score_names(self):
+        return list(self.metrics)
+
+    def summary(self):
+        """dict score -> metric -> ``{"mean", "std", "values"}``."""
+        return summarize(self.metrics)
+
+    def table(self, metrics=("auroc", "ap", "fpr95", "precision_at_k")):
+        """The metrics table as text, ``mean ± std`` over seeds."""
+        return format_summary_table(self.summary(), self.score_names,
+                                    len(self.seeds), metrics)
+
+    def to_summary_dict(self):
+        """A JSON-able summary."""
+        return {
+            "label_field": self.label_field,
+            "num_images": self.num_images,
+            "copies": self.copies,
+            "injected": self.num_images * self.copies,
+            "seeds": self.seeds,
+            "n": self.num_samples,
+            "scores": self.summary(),
+            "finder": self.finder,
+            "seconds": self.seconds,
+            "config": self.config,
+            "datasets": self.datasets,
+        }
+
+
+def reencode(src, dst, quality=90, size=None):
+    """Writes a JPEG copy of an image (grayscale stays grayscale,
+    transparency is dropped), optionally resized to ``size`` (W, H)."""
+    from PIL import Image
+
+    with Image.open(src) as im:
+        mode = "L" if im.mode in ("1", "L", "LA", "I", "I;16", "F") else "RGB"
+        im = im.convert(mode)
+        if size is not None:
+            im = im.resize(tuple(size), Image.BILINEAR)
+        im.save(dst, "JPEG", quality=int(quality))
+
+
+def evaluate_duplicates(
+    samples,
+    label_field,
+    num_images=50,
+    copies=1,
+    seeds=(0,),
+    quality=DEFAULT_QUALITY,
+    threshold=None,
+    embeddings_threshold=None,
+    classes=None,
+    image_size=32,
+    config=None,
+    keep_datasets=False,
+    work_dir=None,
+    progress=None,
+    **kwargs,
+):
+    """Injects re-encoded copies of some images with other labels and
+    measures how well curvature, the training-dynamics scores and the
+    duplicate finder rank the injected copies (the literature's
+    duplicate-with-conflicting-label test).
+
+    The user's samples are never modified: each seed works on a
+    non-persistent clone of ``samples`` (only the label field copied), to
+    which ``copies`` JPEG re-encodes (same size, quality drawn from
+    ``quality``) of ``num_images`` randomly chosen images are added, each
+    with a uniformly random OTHER label. A network is trained on the clone
+    with curvature tracking and penultimate embeddings, and the finder is
+    run on pixels and on those embeddings. Positives are the injected
+    copies; their originals (correct label) count as negatives, so a score
+    that cannot tell a copy from its original tops out near
+    1 - num_images / N in AUROC and 0.5 in AP.
+
+    Scores (each oriented higher = more suspicious): ``curvature``, every
+    score of :data:`fiftyone_curvature.dynamics.SCORES`, and
+    :data:`FINDER_SCORES`.
+
+    Args:
+        samples: a dataset or view of images with an fo.Classification
+            field; every sample needs a label
+        label_field: the (assumed clean) labels
+        num_images (50): images duplicated per seed
+        copies (1): copies per duplicated image, each with its own random
+            other label
+        seeds ((0,)): one injection + training per seed
+        quality ((85, 95)): inclusive JPEG quality range of the copies
+        threshold (None): pixel-finder threshold (None: the default)
+        embeddings_threshold (None): embedding-finder threshold
+        classes (None): class names (None: the sorted labels)
+        image_size (32): see :func:`fiftyone_curvature.data.prepare_data`
+        config (None): a :class:`fiftyone_curvature.TrackingConfig` or dict
+        keep_datasets (False): keep each seed's working dataset (persistent,
+            named in ``results.datasets``) to inspect in the App, with the
+            curvature fields and the ``curvature_duplicate_conflicts`` view
+        work_dir (None): where the copies are written (None: a temporary
+            folder, removed unless ``keep_datasets``)
+        progress (None): None/True shows a progress bar (None follows
+            ``fo.config.show_progress_bars``), False nothing, a callable
+            receives the dicts of
+            :class:`fiftyone_curvature.sdk.progress.Progress` (phases
+            "load", "epoch", "duplicates")
+        **kwargs: any :class:`fiftyone_curvature.TrackingConfig` field
+            except ``seed``
+
+    Returns:
+        a :class:`DuplicateEvaluationResults`
+
+    Raises:
+        ValueError: an invalid option, too few images or classes
+    """
+    tracking = TrackingConfig.resolve(config, exclude=("seed",), **kwargs)
+    tracking = dataclasses.replace(tracking, record_embeddings=True)
+    check_scoring(tracking)
+    seeds = check_seeds(seeds)
+    if not (isinstance(copies, int) and copies >= 1):
+        raise ValueError(f"copies must be an int >= 1, got {copies!r}")
+    lo, hi = (int(q) for q in quality)
+    if not 1 <= lo <= hi <= 100:
+        raise ValueError(f"quality must be (lo, hi) in [1, 100], got "
+                         f"{quality!r}")
+    check_samples(samples, "Evaluations")
+    validate_label_field(samples, label_field)
+    if not (isinstance(num_images, int) and
+            1 <= num_images <= len(samples)):
+        raise ValueError(
+            f"num_images must be an int in [1, {len(samples)}], got "
+            f"{num_images!r}"
+        )
+    classes = get_classes(samples, label_field, classes)
+    return _evaluate_duplicates(
+        samples, label_field, num_images, copies, seeds, (lo, hi),
+        threshold, embeddings_threshold, classes, image_size, tracking,
+        keep_datasets, work_dir, progress,
+    )
+
+
+def _evaluate_duplicates(samples, label_field, num_images, copies, seeds,
+                         quality, threshold, embeddings_threshold, classes,
+                         image_size, tracking, keep_datasets, work_dir,
+                         progress):
+    import shutil
+    import tempfile
+
+    own_dir = work_dir is None
+    folder = tempfile.mkdtemp(prefix="curvature-dups-") if own_dir else (
+        work_dir)
+    os.makedirs(folder, exist_ok=True)
+    metrics, finder, seconds, kept, n_total = {}, [], [], [], None
+    reporter = Progress(progress, tracking.epochs, seeds)
+    try:
+        with reporter:
+            for s_index, seed in enumerate(seeds):
+                reporter.start_seed(s_index)
+                record = _evaluate_seed(
+                    samples, label_field, num_images, copies, seed,
+                    quality, threshold, embeddings_threshold, classes,
+                    image_size, tracking, keep_datasets, folder, reporter,
+                )
+                n_total = record["n"]
+                for name, row in record["metrics"].items():
+                    per = metrics.setdefault(name, {})
+                    for metric, value in row.items():
+                        per.setdefault(metric, []).append(value)
+                finder.append(record["finder"])
+                seconds.append(record["seconds"])
+                if record["dataset"]:
+                    kept.append(record["dataset"])
+    finally:
+        if own_dir and not keep_datasets:
+            shutil.rmtree(folder, ignore_errors=True)
+    return DuplicateEvaluationResults(
+        label_field, num_images, copies, seeds, n_total, metrics, finder,
+        seconds,
+        config={
+            "tracking": dict(tracking.to_dict(), seed=None),
+            "quality": list(quality),
+            "threshold": (DEFAULT_THRESHOLDS["pixels"] if threshold is None
+                          else threshold),
+            "embeddings_threshold": (
+                DEFAULT_THRESHOLDS["embeddings"]
+                if embeddings_threshold is None else embeddings_threshold
+            ),
+            "image_size": image_size,
+        },
+        datasets=kept,
+    )
+
+
+def _inject_copies(work, label_field, num_images, copies, seed, quality,
+                   classes, folder):
+    """Adds re-encoded copies with other labels to the working dataset;
+    returns the source sample ids."""
+    import fiftyone as fo
+
+    ids, paths, labels = work.values(
+        ["id", "filepath", f"{label_field}.label"]
+    )
+    rng = np.random.default_rng(seed)
+    sources = rng.choice(len(ids), size=num_images, replace=False)
+    new = []
+    for i in sources:
+        others = [c for c in classes if c != labels[i]]
+        for c in range(copies):
+            path = os.path.join(folder, f"seed{seed}_{ids[i]}_{c}.jpg")
+            reencode(paths[i], path,
+                     quality=int(rng.integers(quality[0], quality[1] + 1)))
+            new.append(fo.Sample(
+                filepath=path,
+                injected_duplicate=True,
+                duplicate_source=ids[i],
+                **{label_field: fo.Classification(
+                    label=others[int(rng.integers(len(others)))])},
+            ))
+    work.add_samples(new, progress=False)
+    return {ids[i] for i in sources}
+
+
+def _evaluate_seed(samples, label_field, num_images, copies, seed,
+                   quality, threshold, embeddings_threshold, classes,
+                   image_size, tracking, keep, folder, reporter):
+    """One seed: clone, inject copies, train, run both finders, measure."""
+    import uuid
+
+    from ..engine.training import train_and_track
+    from .images import prepare_data
+
+    start = time.perf_counter()
+    name = f"curvature-dups-eval-{uuid.uuid4().hex[:8]}"
+    work = samples.select_fields(label_field).clone(name)
+    try:
+        if keep:
+            work.persistent = True
+        sources = _inject_copies(work, label_field, num_images, copies,
+                                 seed, quality, classes, folder)
+        prepared = prepare_data(work, label_field, classes=classes,
+                                image_size=image_size)
+        t0 = time.perf_counter()
+        result = train_and_track(
+            prepared.inputs, prepared.targets,
+            dataclasses.replace(tracking, seed=seed),
+            num_classes=len(classes), progress=reporter.on_epoch,
+        )
+        train_s = time.perf_counter() - t0
+        write_run_fields(work, "curvature", prepared, result)
+        reporter.on_phase("duplicates")
+        finders, finder_s = _run_finders(
+            work, label_field, prepared.sample_ids, result.embeddings,
+            threshold, embeddings_threshold,
+        )
+        injected, scores = _injection_scores(work, prepared.sample_ids,
+                                             result)
+        source = np.array([sid in sources for sid in prepared.sample_ids])
+        return {
+            "n": len(prepared.sample_ids),
+            "metrics": {n: detection_metrics(injected, v)
+                        for n, v in scores.items()},
+            "finder": {
+                fname: _finder_counts(res, prepared.sample_ids, injected,
+                                      source, -scores[f"dup_{fname}"])
+                for fname, res in finders.items()
+            },
+            "seconds": dict(train=train_s, **finder_s,
+                            total=time.perf_counter() - start),
+            "dataset": name if keep else None,
+        }
+    finally:
+        if not keep:
+            work.delete()
+
+
+def _run_finders(work, label_field, ids, embeddings, threshold,
+                 embeddings_threshold):
+    """The pixel finder (key ``curvature``) and the embedding finder (key
+    ``curvature_emb``, the run's penultimate features) on the working
+    dataset; returns their results and wall times by name."""
+    t0 = time.perf_counter()
+    pix = find_duplicate_conflicts(
+        work, label_field, key="curvature", threshold=threshold,
+        progress=False,
+    )
+    pix_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    emb = find_duplicate_conflicts(
+        work, label_field, key="curvature_emb", method="embeddings",
+        embeddings=dict(zip(ids, embeddings)),
+        threshold=embeddings_threshold, exact=False,
+        create_view=False, progress=False,
+    )
+    emb_s = time.perf_counter() - t0
+    return ({"pixels": pix, "embeddings": emb},
+            {"pixels": pix_s, "embeddings": emb_s})
+
+
+def _injection_scores(work, ids, result):
+    """(N,) bool injected flags in the order of ``ids`` and every score
+    (curvature, :data:`SCORES`, :data:`FINDER_SCORES`), each oriented
+    higher = more suspicious."""
+    row = {sid: i for i, sid in enumerate(ids)}
+    back = np.argsort([row[i] for i in work.values("id")])
+    injected = np.array(
+        [bool(v) for v in work.values("injected_duplicate")])[back]
+
+    def field(name):
+        v = work.values(name)
+        return np.array([np.nan if x is None else x for x in v],
+                        float)[back]
+
+    scores = {"curvature": np.asarray(result.curvature, np.float64)}
+    for sname in SCORES:
+        scores[sname] = suspicion(sname, result.scores[sname])
+    scores["dup_pixels"] = -field("curvature_duplicate_distance")
+    scores["dup_embeddings"] = -field("curvature_emb_duplicate_distance")
+    flag = field("curvature_duplicate_conflict")
+    scores["dup_flag_curvature"] = flag + 0.999 * percentile_ranks(
+        result.curvature)
+    return injected, scores
+
+
+def _finder_counts(res, ids, injected, source, dist):
+    """What a finder flagged among the injected copies, their sources and
+    the other samples, and the conflict distances that calibrate its
+    threshold."""
+    row = {sid: i for i, sid in enumerate(ids)}
+    flagged = np.zeros(len(ids), bool)
+    for g in res.groups:
+        flagged[[row[sid] for sid in g]] = True
+    others = dist[~injected & ~source]
+    return {
+        "injected_flagged": int((flagged & injected).sum()),
+        "injected": int(injected.sum()),
+        "sources_flagged": int((flagged & source).sum()),
+        "others_flagged": int((flagged & ~injected & ~source).sum()),
+        "groups": len(res.groups),
+        "threshold": res.threshold,
+        "injected_distance_median": _finite(np.nanmedian(dist[injected])),
+        "injected_distance_max": _finite(np.nanmax(dist[injected])),
+        "others_distance_min": _finite(
+            np.nanmin(others) if len(others) else np.nan),
+    }
+
+
+def _finite(value):
+    value = float(value)
+    return value if np.isfinite(value) else None

@@ -1,0 +1,386 @@
+"""find_duplicate_conflicts: duplicate images whose labels differ.
+
+The paper's most striking failure mode (CIFAR-100, ImageNet): the same
+image appears more than once with different labels, and those samples
+carry the highest curvature. The finder groups near-identical images (same
+bytes, or close in pixel / embedding space) with fiftyone-brain's exact-
+and near-duplicate machinery and reports the groups whose labels differ.
+"""
+
+import logging
+
+import numpy as np
+
+from ..engine.neighbors import conflict_distances, group_pairs, pixel_features
+from .duplicate_runs import (
+    DEFAULT_THRESHOLDS, METHODS, PIXEL_SIZE, DuplicateConflicts,
+    DuplicateConflictsConfig, DuplicateConflictsResults, conflict_view,
+    output_fields, run_key, view_name,
+)
+from .images import validate_label_field
+from .options import check_samples
+from .runs import check_run_key
+
+logger = logging.getLogger(__name__)
+
+
+def resolve_duplicates_option(samples, label_field, key, duplicates):
+    """Validates the ``duplicates`` argument of
+    :func:`fiftyone_curvature.compute_curvature` before training.
+
+    Args:
+        samples: the run's collection
+        label_field: the run's label field
+        key: the curvature run key (prefix of the duplicate fields)
+        duplicates: False/None (no search), True (pixels), a method name
+            of :data:`METHODS` (``"embeddings"`` uses the run's own network:
+            penultimate features of the final model), or a dict of
+            :func:`find_duplicate_conflicts` keywords (``method``,
+            ``threshold``, ``exact``, ``image_size``)
+
+    Returns:
+        None, or a dict of keywords for :func:`find_duplicate_conflicts`
+
+    Raises:
+        ValueError: an invalid value or option, or duplicate fields under
+            ``key`` that another writer owns
+    """
+    if duplicates is None or duplicates is False:
+        return None
+    if duplicates is True:
+        options = {"method": "pixels"}
+    elif isinstance(duplicates, str):
+        options = {"method": duplicates}
+    elif isinstance(duplicates, dict):
+        options = dict(duplicates)
+        options.setdefault("method", "pixels")
+    else:
+        raise ValueError(
+            f"duplicates must be a bool, a method {METHODS} or a dict, got "
+            f"{duplicates!r}"
+        )
+    allowed = {"method", "threshold", "exact", "image_size"}
+    unknown = sorted(set(options) - allowed)
+    if unknown:
+        raise ValueError(f"Unknown duplicates option(s) {unknown}; valid "
+                         f"ones are {sorted(allowed)}")
+    if options["method"] not in METHODS:
+        raise ValueError(f"Unknown duplicates method {options['method']!r}; "
+                         f"valid ones are {METHODS}")
+    threshold = options.get("threshold")
+    if threshold is not None and not 0.0 <= float(threshold) <= 2.0:
+        raise ValueError(
+            f"threshold is a cosine distance in [0, 2], got {threshold}"
+        )
+    validate_key(samples, label_field, key)
+    return options
+
+
+def run_from_curvature(samples, label_field, key, options, sample_ids,
+                       embeddings=None):
+    """Runs the duplicate search of a curvature run (called by
+    :func:`fiftyone_curvature.compute_curvature` once its fields are
+    written).
+
+    Args:
+        samples: the run's collection
+        label_field: the run's label field
+        key: the curvature run key
+        options: the output of :func:`resolve_duplicates_option`
+        sample_ids: (N,) ids of the run's rows
+        embeddings (None): (N, D) penultimate features of the final model,
+            needed for ``method="embeddings"``
+
+    Returns:
+        a :class:`DuplicateConflictsResults`
+    """
+    options = dict(options)
+    if options["method"] == "embeddings":
+        if embeddings is None:
+            raise ValueError("The run recorded no embeddings")
+        options["embeddings"] = dict(zip(sample_ids, embeddings))
+    return find_duplicate_conflicts(samples, label_field, key=key,
+                                    progress=False, **options)
+
+
+def find_duplicate_conflicts(
+    samples,
+    label_field,
+    key="curvature",
+    threshold=None,
+    method="pixels",
+    embeddings=None,
+    exact=True,
+    image_size=PIXEL_SIZE,
+    create_view=True,
+    progress=None,
+):
+    """Finds groups of near-identical images whose labels differ.
+
+    Exact duplicates (same file hash, ``fob.compute_exact_duplicates``) and
+    near duplicates (resized, re-encoded: fiftyone-brain's
+    ``compute_near_duplicates`` on a cosine ``compute_similarity`` index of
+    the chosen vectors) are merged into groups; a group is reported when
+    it holds at least two different labels. Same-label duplicates are not
+    reported (they are only counted in ``num_duplicate_groups``).
+
+    Recorded as a brain run with key ``<key>_duplicates`` (type
+    ``"duplicate_conflicts"``); ``delete_brain_run`` removes its fields and
+    view. The label field is never modified.
+
+    Fields written:
+
+    - ``key_duplicate_group`` (int): the conflicting group of the sample
+      (0 = the group with the highest curvature when a curvature field
+      ``key`` exists, else the largest), None outside conflicting groups
+    - ``key_duplicate_conflict`` (bool): whether the sample is in a
+      conflicting group
+    - ``key_duplicate_distance`` (float): cosine distance to the nearest
+      sample with another label (among its 10 nearest neighbours; None if
+      none), LOWER = more likely a conflicting duplicate; 0 for exact
+      duplicates with another label
+
+    Saved view ``key_duplicate_conflicts``: the conflicting samples, group
+    after group, highest curvature first within a group.
+
+    Args:
+        samples: a dataset or view of images
+        label_field: an fo.Classification field
+        key ("curvature"): prefix of the fields and view; pass the key of a
+            curvature run so that its curvature orders the groups
+        threshold (None): cosine-distance threshold of near duplicates
+            (None: :data:`DEFAULT_THRESHOLDS` of the method). Vectors are
+            centred on their mean first, as fiftyone-brain does
+        method ("pixels"): ``"pixels"`` (images read at ``image_size``,
+            zero-mean, unit-norm), ``"embeddings"`` (the given
+            ``embeddings``) or ``"exact"`` (file hash only)
+        embeddings (None): for ``"embeddings"``: an (N, D) array in the
+            order of ``samples``, a dict sample id -> vector, or the name
+            of a field holding vectors (e.g. from a zoo model)
+        exact (True): also group byte-identical files (always for
+            ``"exact"``)
+        image_size (PIXEL_SIZE): resolution of the pixel comparison
+        create_view (True): whether to save the view
+        progress (None): passed to fiftyone-brain (bar True/False/None)
+
+    Returns:
+        a :class:`DuplicateConflictsResults`
+
+    Raises:
+        ValueError: an unknown method, a missing or misaligned embeddings
+            argument, a threshold out of [0, 2], a label field that is not
+            a Classification, or fields under ``key`` that another run
+            wrote
+    """
+    if method not in METHODS:
+        raise ValueError(
+            f"Unknown method {method!r}; valid ones are {METHODS}"
+        )
+    if method == "embeddings" and embeddings is None:
+        raise ValueError(
+            "method='embeddings' needs embeddings: an (N, D) array, a dict "
+            "id -> vector or a field name"
+        )
+    if method != "embeddings" and embeddings is not None:
+        raise ValueError("embeddings are only used with method='embeddings'")
+    if method != "exact":
+        if threshold is None:
+            threshold = DEFAULT_THRESHOLDS[method]
+        if not 0.0 <= float(threshold) <= 2.0:
+            raise ValueError(
+                f"threshold is a cosine distance in [0, 2], got {threshold}"
+            )
+        threshold = float(threshold)
+    else:
+        threshold = None
+    check_samples(samples, "Duplicate search")
+    validate_label_field(samples, label_field)
+    validate_key(samples, label_field, key)
+    return _find_duplicate_conflicts(
+        samples, label_field, key, threshold, method, embeddings,
+        exact or method == "exact", image_size, create_view, progress,
+    )
+
+
+def validate_key(samples, label_field, key):
+    """Raises ValueError unless ``key`` can prefix a duplicate search."""
+    check_run_key(samples, key, label_field, DuplicateConflicts,
+                  "a duplicate search", output_fields, brain_key_of=run_key)
+
+
+def _vectors(samples, method, embeddings, image_size, ids):
+    """(N, D) vectors in the order of ``ids``, or None for "exact"."""
+    if method == "exact":
+        return None
+    if method == "pixels":
+        from .images import read_images
+
+        images, _, _, _ = read_images(samples.values("filepath"),
+                                      image_size=image_size)
+        return pixel_features(images)
+    if isinstance(embeddings, str):
+        schema = samples.get_field_schema()
+        if embeddings not in schema:
+            raise ValueError(f"No embeddings field {embeddings!r}")
+        values = samples.values(embeddings)
+        missing = sum(v is None for v in values)
+        if missing:
+            raise ValueError(
+                f"{missing} samples have no {embeddings!r} embedding"
+            )
+        return np.stack([np.asarray(v, np.float32) for v in values])
+    if isinstance(embeddings, dict):
+        missing = [i for i in ids if i not in embeddings]
+        if missing:
+            raise ValueError(
+                f"{len(missing)} samples have no embedding (e.g. "
+                f"{missing[:3]})"
+            )
+        return np.stack([np.asarray(embeddings[i], np.float32)
+                         for i in ids])
+    x = np.asarray(embeddings, dtype=np.float32)
+    if x.ndim != 2 or len(x) != len(ids):
+        raise ValueError(
+            f"embeddings must be ({len(ids)}, D) in the order of the "
+            f"samples, got shape {x.shape}"
+        )
+    return x
+
+
+def _find_duplicate_conflicts(samples, label_field, key, threshold, method,
+                              embeddings, exact, image_size, create_view,
+                              progress):
+    import fiftyone.brain as fb
+
+    dataset = samples._root_dataset
+    rkey = run_key(key)
+    config = DuplicateConflictsConfig(
+        label_field, key=key, compare=method, threshold=threshold,
+        exact=exact,
+        embeddings_field=embeddings if isinstance(embeddings, str) else None,
+        view=view_name(key) if create_view else None,
+    )
+    method_obj = config.build()
+    existed = rkey in dataset.list_brain_runs()
+    method_obj.register_run(samples, rkey, cleanup=False)
+    try:
+        ids, labels = samples.values(["id", f"{label_field}.label"])
+        index_of = {sid: i for i, sid in enumerate(ids)}
+        pairs = []
+        distance = np.full(len(ids), np.inf)
+        if exact:
+            hashes = fb.compute_exact_duplicates(samples, progress=progress)
+            for first, others in hashes.items():
+                pairs.extend((index_of[first], index_of[o]) for o in others)
+        vectors = _vectors(samples, method, embeddings, image_size, ids)
+        if vectors is not None and len(ids) >= 2:
+            # the brain centres vectors in place: hand it a copy
+            index = fb.compute_similarity(
+                samples, embeddings=vectors.copy(), backend="sklearn",
+                metric="cosine", progress=progress,
+            )
+            fb.compute_near_duplicates(
+                samples, threshold=threshold, similarity_index=index,
+                progress=progress,
+            )
+            for first, dups in (index.neighbors_map or {}).items():
+                pairs.extend((index_of[first], index_of[d]) for d, _ in dups)
+            distance = conflict_distances(vectors, labels)
+        comp = group_pairs(len(ids), pairs)
+        groups, num_dup = _conflict_groups(comp, labels)
+        # exact duplicates with another label are at distance 0
+        if exact:
+            _zero_exact(distance, labels, hashes, index_of)
+        groups = _order_groups(samples, key, ids, groups)
+        _write_fields(dataset, key, ids, groups, distance)
+    except BaseException:
+        if not existed:
+            method_obj.delete_run(samples, rkey, cleanup=False)
+        raise
+
+    results = DuplicateConflictsResults(
+        samples, config, rkey,
+        groups=[[ids[i] for i in g] for g in groups],
+        num_duplicate_groups=num_dup, threshold=threshold,
+        backend=method_obj,
+    )
+    method_obj.save_run_results(samples, rkey, results)
+    if create_view:
+        view = conflict_view(samples, key)
+        dataset.save_view(
+            view_name(key), view,
+            description="duplicate images whose labels differ, one group "
+            "after another, highest curvature first within a group",
+            overwrite=True,
+        )
+    logger.info(
+        "%d duplicate groups, %d with conflicting labels (%d samples)",
+        num_dup, len(groups), results.num_conflicts,
+    )
+    return results
+
+
+def _zero_exact(distance, labels, hashes, index_of):
+    """Sets the conflict distance of byte-identical, differently labeled
+    samples to 0."""
+    for first, others in hashes.items():
+        members = [index_of[first]] + [index_of[o] for o in others]
+        for i in members:
+            if labels[i] is None:
+                continue
+            if any(labels[j] is not None and labels[j] != labels[i]
+                   for j in members):
+                distance[i] = 0.0
+
+
+def _conflict_groups(comp, labels):
+    """Components with two or more distinct labels, as index lists, and
+    the number of components with more than one member."""
+    members = {}
+    for i, c in enumerate(comp):
+        members.setdefault(int(c), []).append(i)
+    dup = [m for m in members.values() if len(m) > 1]
+    conflicts = [
+        m for m in dup
+        if len({labels[i] for i in m if labels[i] is not None}) > 1
+    ]
+    return conflicts, len(dup)
+
+
+def _order_groups(samples, key, ids, groups):
+    """Groups ordered by their highest curvature (when field ``key``
+    exists), else by size; members by curvature, descending."""
+    import fiftyone as fo
+
+    field = samples.get_field_schema().get(key)
+    if isinstance(field, (fo.FloatField, fo.IntField)):
+        values = samples.values(key)
+        curv = np.array([-np.inf if v is None else v for v in values])
+    else:
+        curv = np.zeros(len(ids))
+    groups = [sorted(g, key=lambda i: (-curv[i], i)) for g in groups]
+    return sorted(groups, key=lambda g: (-curv[g[0]], -len(g), g[0]))
+
+
+def _write_fields(dataset, key, ids, groups, distance):
+    import fiftyone as fo
+
+    from .fields import Column, finite_or_none, write_columns
+
+    group_f, flag_f, dist_f = output_fields(key)
+    group_of = {}
+    for g, members in enumerate(groups):
+        for i in members:
+            group_of[i] = g
+    n = len(ids)
+    write_columns(dataset, ids, [
+        Column(group_f, [group_of.get(i) for i in range(n)], fo.IntField,
+               "conflicting duplicate group (0 = highest curvature); None "
+               "outside conflicting groups"),
+        Column(flag_f, [i in group_of for i in range(n)], fo.BooleanField,
+               "whether the sample is a duplicate of an image with another "
+               "label"),
+        Column(dist_f, finite_or_none(distance), fo.FloatField,
+               "cosine distance to the nearest sample with another label; "
+               "LOWER = more likely a conflicting duplicate"),
+    ])

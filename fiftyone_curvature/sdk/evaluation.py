@@ -1,0 +1,317 @@
+"""evaluate_corruption: flip known labels in memory, train, measure."""
+
+import dataclasses
+import logging
+import time
+
+import numpy as np
+
+from ..engine.config import TrackingConfig
+from ..engine.dynamics import SCORES, suspicion
+from ..engine.metrics import METRICS, auroc, detection_metrics
+from ..engine.noise import KINDS, inject_noise
+from .evaluation_runs import (
+    SCORE_NAMES, CorruptionEvaluation, CorruptionEvaluationConfig,
+    CorruptionEvaluationResults, corrupted_view_name, output_fields,
+    save_corrupted_view,
+)
+from .images import validate_label_field
+from .options import check_samples, check_scoring, check_seeds
+from .progress import Progress
+from .runs import check_run_key, result_kwargs
+
+logger = logging.getLogger(__name__)
+
+
+def evaluate_corruption(
+    samples,
+    label_field,
+    noise=0.1,
+    kind="symmetric",
+    seeds=(0,),
+    key="curvature_eval",
+    mapping=None,
+    classes=None,
+    image_size=32,
+    config=None,
+    create_view=True,
+    progress=None,
+    **kwargs,
+):
+    """Injects known label noise, trains with curvature tracking and
+    measures how well curvature and every training-dynamics score find the
+    flipped labels.
+
+    The user's samples and label field are never modified: the labels are
+    read once, corrupted in memory (per seed), and the injected labels and
+    the corrupted flag are written to fields of the run, which
+    ``samples.delete_brain_run(key)`` removes with every other field and
+    the saved view. The run is listed by ``samples.list_brain_runs()``
+    (type ``"curvature_evaluation"``), and ``load_brain_results(key)``
+    returns the :class:`CorruptionEvaluationResults`.
+
+    Fields written (``key``; values of the FIRST seed):
+
+    - ``key_corrupted``: (bool) whether the label was flipped
+    - ``key_label``: fo.Classification, the label trained on (the injected
+      one where ``key_corrupted``)
+    - ``key``, ``key_epochs``, ``key_percentile``, ``key_prediction`` and
+      ``key_<score>``: as :func:`fiftyone_curvature.compute_curvature`
+      writes them, for the run on the injected labels (curvature: higher =
+      more likely memorized)
+
+    Saved view ``<key>_corrupted_samples``: the corrupted samples, highest
+    curvature first.
+
+    Metrics (:data:`METRICS`), for curvature and every score of
+    :data:`fiftyone_curvature.dynamics.SCORES` (each oriented higher = more
+    suspicious), per seed and as mean and std: AUROC, average precision,
+    FPR at 95% TPR, precision and recall at k = number corrupted (equal by
+    construction, both kept for the table); the AUROC of the curvature of
+    each scored epoch; ROC and PR curves (``results.roc_curves()``,
+    ``results.pr_curves()``).
+
+    Args:
+        samples: a dataset or view of images with an fo.Classification
+            field; every sample needs a label
+        label_field: the field holding the (assumed clean) labels
+        noise (0.1): fraction of labels to flip, in (0, 1)
+        kind ("symmetric"): ``"symmetric"`` (a uniformly random other
+            class) or ``"asymmetric"`` (class pairs, see ``mapping``)
+        seeds ((0,)): one injection + training per seed; each seed draws
+            its own corrupted set and trains with that seed
+        key ("curvature_eval"): the run key and curvature field
+        mapping (None): for asymmetric noise, dict class name -> class name
+            (e.g. ``{"cat": "dog", "truck": "automobile"}``, only those
+            classes are corrupted); None draws a random cycle through all
+            classes per seed
+        classes (None): class names in index order (None: sorted labels)
+        image_size (32): see :func:`fiftyone_curvature.data.prepare_data`
+        config (None): a :class:`fiftyone_curvature.TrackingConfig` or dict
+        create_view (True): whether to save the corrupted-samples view
+        progress (None): None/True shows a progress bar, False nothing, a
+            callable receives dicts with ``phase`` ("load", "epoch",
+            "write"), ``fraction`` (0-1 of the whole evaluation), and for
+            epochs ``seed``, ``seed_index``, ``epoch``, ``epochs``, ``eta``
+        **kwargs: any :class:`fiftyone_curvature.TrackingConfig` field
+            (model, epochs, probes, h, score_every, device, ...) except
+            ``seed``
+
+    Returns:
+        a :class:`CorruptionEvaluationResults`
+
+    Raises:
+        ValueError: an invalid option, a field that is not a
+            Classification, missing labels, or a key whose fields exist and
+            do not belong to an evaluation
+    """
+    tracking = TrackingConfig.resolve(config, exclude=("seed",), **kwargs)
+    check_scoring(tracking)
+    if not 0.0 < float(noise) < 1.0:
+        raise ValueError(f"noise must be in (0, 1), got {noise!r}")
+    if kind not in KINDS:
+        raise ValueError(f"Unknown kind {kind!r}; valid ones are {KINDS}")
+    if mapping is not None and kind != "asymmetric":
+        raise ValueError("mapping is only used with kind='asymmetric'")
+    seeds = check_seeds(seeds)
+    check_samples(samples, "Evaluations")
+    validate_label_field(samples, label_field)
+    validate_key(samples, label_field, key)
+    return _evaluate_corruption(
+        samples, label_field, float(noise), kind, seeds, key, mapping,
+        classes, image_size, tracking, create_view, progress,
+    )
+
+
+def validate_key(samples, label_field, key):
+    """Raises ValueError unless ``key`` can name an evaluation."""
+    check_run_key(samples, key, label_field, CorruptionEvaluation,
+                  "a corruption evaluation", output_fields)
+
+
+def _evaluate_corruption(samples, label_field, noise, kind, seeds, key,
+                         mapping, classes, image_size, tracking,
+                         create_view, progress):
+    from .fields import write_run_fields
+    from .images import prepare_data
+
+    dataset = samples._root_dataset
+    config = CorruptionEvaluationConfig(
+        label_field,
+        curvature_field=key,
+        noise=noise,
+        kind=kind,
+        seeds=seeds,
+        mapping=mapping,
+        classes=classes,
+        image_size=image_size,
+        tracking=tracking.to_dict(),
+        score_names=list(SCORES),
+        views=[corrupted_view_name(key)] if create_view else [],
+    )
+    method = config.build()
+    existed = key in dataset.list_brain_runs()
+    method.register_run(samples, key, cleanup=False)
+    reporter = Progress(progress, tracking.epochs, seeds)
+    try:
+        with reporter:
+            prepared = prepare_data(
+                samples, label_field, classes=classes,
+                image_size=image_size, progress=reporter.on_load,
+            )
+            per_seed = _train_seeds(prepared, noise, kind, seeds, mapping,
+                                    tracking, reporter)
+            reporter.on_phase("write")
+            first = per_seed[0]
+            write_run_fields(dataset, key, prepared, first["result"])
+            _write_eval_fields(dataset, key, prepared, first)
+    except BaseException:
+        if not existed:
+            method.delete_run(samples, key, cleanup=False)
+        raise
+
+    config.classes = prepared.classes
+    config.tracking = dict(first["result"].config, seed=seeds[0])
+    method.update_run_config(samples, key, config)
+    results = _make_results(samples, config, key, seeds, prepared, per_seed,
+                            method)
+    method.save_run_results(samples, key, results)
+    if create_view:
+        save_corrupted_view(samples, key)
+    logger.info("Evaluation %r complete", key)
+    return results
+
+
+def _train_seeds(prepared, noise, kind, seeds, mapping, tracking, reporter):
+    """Per seed: inject the noise, train with tracking, measure; returns
+    the list of per-seed records (see :func:`_seed_record`)."""
+    from ..engine.training import train_and_track
+
+    num_classes = len(prepared.classes)
+    mapping_idx = _mapping_indices(mapping, prepared.classes)
+    per_seed = []
+    for i, seed in enumerate(seeds):
+        noisy, corrupted, used = inject_noise(
+            prepared.targets, num_classes, noise, kind=kind,
+            mapping=mapping_idx, seed=seed,
+        )
+        logger.info("Seed %d: %d of %d labels flipped (%s); training",
+                    seed, int(corrupted.sum()), len(noisy), kind)
+        reporter.start_seed(i)
+        start = time.perf_counter()
+        result = train_and_track(
+            prepared.inputs, noisy, dataclasses.replace(tracking, seed=seed),
+            num_classes=num_classes, progress=reporter.on_epoch,
+        )
+        seconds = time.perf_counter() - start
+        per_seed.append(_seed_record(result, noisy, corrupted, used,
+                                     prepared.classes, seconds))
+    return per_seed
+
+
+def _make_results(samples, config, key, seeds, prepared, per_seed, method):
+    """The :class:`CorruptionEvaluationResults` of the per-seed records
+    (the inherited arrays are the first seed's)."""
+    result = per_seed[0]["result"]
+    return CorruptionEvaluationResults(
+        samples,
+        config,
+        key,
+        seeds=seeds,
+        corrupted=np.stack([r["corrupted"] for r in per_seed]),
+        clean_targets=prepared.targets,
+        noisy_targets=np.stack([r["noisy"] for r in per_seed]),
+        scores={
+            name: np.stack([r["scores"][name] for r in per_seed])
+            for name in SCORE_NAMES
+        },
+        metrics={
+            name: {
+                metric: [r["metrics"][name][metric] for r in per_seed]
+                for metric in METRICS
+            }
+            for name in SCORE_NAMES
+        },
+        epoch_auroc=np.array([r["epoch_auroc"] for r in per_seed],
+                             dtype=np.float64),
+        mappings=[r["mapping"] for r in per_seed],
+        seed_seconds=[r["seconds"] for r in per_seed],
+        backend=method,
+        **result_kwargs(prepared, result),
+    )
+
+
+def _mapping_indices(mapping, classes):
+    if mapping is None:
+        return None
+    index = {c: i for i, c in enumerate(classes)}
+    unknown = sorted(
+        str(c) for pair in dict(mapping).items() for c in pair
+        if c not in index
+    )
+    if unknown:
+        raise ValueError(
+            f"Classes {unknown} of the mapping are not classes of the "
+            f"label field; valid ones are {classes}"
+        )
+    return {index[s]: index[d] for s, d in dict(mapping).items()}
+
+
+def _seed_record(result, noisy, corrupted, used, classes, seconds):
+    scores = {"curvature": np.asarray(result.curvature, np.float64)}
+    for name in SCORES:
+        scores[name] = np.asarray(result.scores[name], np.float64)
+    metrics = {
+        name: detection_metrics(corrupted, suspicion(name, values))
+        for name, values in scores.items()
+    }
+    epoch_auroc = [
+        auroc(corrupted, result.curvature_epochs[:, j])
+        for j in range(result.curvature_epochs.shape[1])
+    ]
+    return {
+        "result": result,
+        "noisy": noisy,
+        "corrupted": corrupted,
+        "scores": scores,
+        "metrics": metrics,
+        "epoch_auroc": [np.nan if a is None else a for a in epoch_auroc],
+        "mapping": (
+            {classes[s]: classes[d] for s, d in used.items()}
+            if used is not None else None
+        ),
+        "seconds": seconds,
+    }
+
+
+def _write_eval_fields(dataset, key, prepared, record):
+    import fiftyone as fo
+
+    ids = prepared.sample_ids
+    schema = dataset.get_field_schema()
+    field = f"{key}_corrupted"
+    if field not in schema:
+        dataset.add_sample_field(
+            field, fo.BooleanField,
+            description="whether the evaluation flipped this label (first "
+            "seed)",
+        )
+    dataset.set_values(
+        field, dict(zip(ids, (bool(c) for c in record["corrupted"]))),
+        key_field="id",
+    )
+    field = f"{key}_label"
+    if field not in schema:
+        dataset.add_sample_field(
+            field, fo.EmbeddedDocumentField,
+            embedded_doc_type=fo.Classification,
+            description="the label the evaluation trained on (injected "
+            "where corrupted, first seed)",
+        )
+    classes = prepared.classes
+    dataset.set_values(
+        field,
+        dict(zip(ids, (fo.Classification(label=classes[int(t)])
+                       for t in record["noisy"]))),
+        key_field="id",
+    )

@@ -1,0 +1,39 @@
+"""A JSON-able summary of a curvature run (what the info operator shows)."""
+
+
+def curvature_runs(dataset):
+    """The keys of the dataset's curvature runs (evaluations included)."""
+    from .runs import Curvature
+
+    return dataset.list_brain_runs(type=Curvature)
+
+
+def run_info(dataset, key):
+    """A JSON-able summary of a curvature run or evaluation.
+
+    Returns:
+        a dict with key, timestamp, label_field, classes, num_samples,
+        final_train_accuracy, fields, views, tracking
+
+    Raises:
+        ValueError: ``key`` is not a curvature run of ``dataset``
+    """
+    from .runs import Curvature
+
+    runs = curvature_runs(dataset)
+    if key not in runs:
+        raise ValueError(f"No curvature run {key!r}; the dataset has {runs}")
+    info = dataset.get_brain_info(key)
+    config = info.config
+    meta = dict(Curvature._get_run_doc(dataset, key).results_meta or {})
+    return {
+        "key": key,
+        "timestamp": str(info.timestamp),
+        "label_field": config.label_field,
+        "classes": config.classes,
+        "num_samples": meta.get("num_samples"),
+        "final_train_accuracy": meta.get("final_train_accuracy"),
+        "fields": config.output_fields(),
+        "views": list(config.views),
+        "tracking": dict(config.tracking),
+    }
