@@ -123,7 +123,7 @@ def test_pixels_find_exact_and_near_conflicts_only(planted):
     assert min(dist[p] for p in paths[5:]) > 0.05
 
 
-def test_saved_view_shows_groups_together_highest_curvature_first(planted):
+def test_saved_view_shows_groups_together_surest_first(planted):
     dataset, _ = planted
     # a fake curvature field: group of base_04 gets the highest curvature
     curv = {os.path.basename(p): 0.1 * i
@@ -138,18 +138,29 @@ def test_saved_view_shows_groups_together_highest_curvature_first(planted):
     assert "curvature_duplicate_conflicts" in dataset.list_saved_views()
     view = dataset.load_saved_view("curvature_duplicate_conflicts")
     groups = view.values("curvature_duplicate_group")
-    # contiguous groups, in order
+    # contiguous groups, in order: the finder's surest first (the
+    # byte-identical pair), then the near copies
     assert groups == sorted(groups) and len(groups) == 7
+    assert results.certainty == sorted(results.certainty, reverse=True)
+    assert results.certainty[0] > results.certainty[-1] > 1.0
     names = [os.path.basename(p) for p in view.values("filepath")]
-    assert names[0] == "triple_conflict.jpg"
-    first = [n for n, g in zip(names, groups) if g == 0]
-    assert set(first) == {"base_04.png", "triple_same.jpg",
-                          "triple_conflict.jpg"}
+    first = {n for n, g in zip(names, groups) if g == 0}
+    assert first == {"base_00.png", "exact_conflict.png"}
+    triple = {n for n, g in zip(names, groups) if g != 0 and
+              n.startswith(("triple", "base_04"))}
+    assert triple == {"base_04.png", "triple_same.jpg",
+                      "triple_conflict.jpg"}
+    # highest curvature first within a group
     values = view.values("curvature")
     for g in set(groups):
         within = [v for v, gg in zip(values, groups) if gg == g]
         assert within == sorted(within, reverse=True)
+    assert names[names.index("triple_conflict.jpg") - 1] not in triple
     assert results.view().values("id") == view.values("id")
+    # what the finder chose is on the run
+    summary = results.summary()
+    assert summary["method"] == "aligned" and summary["ratio"] == 0.45
+    assert 0.0 < summary["threshold"] < 0.5
 
 
 def test_run_record_and_cleanup(planted):
@@ -283,7 +294,7 @@ def test_evaluate_duplicates_on_a_clone(make_digits):
     seen = []
     results = cd.evaluate_duplicates(
         dataset, "label", num_images=8, copies=2, seeds=[0, 1], epochs=2,
-        probes=1, progress=seen.append,
+        probes=1, progress=seen.append, kinds=["reencode"],
     )
     # the user's data is untouched and no working dataset is left behind
     assert (dataset.values("id"), dataset.values("label.label")) == before
@@ -301,13 +312,40 @@ def test_evaluate_duplicates_on_a_clone(make_digits):
         assert len(results.metrics[name]["auroc"]) == 2
     for seed in results.finder:
         # every re-encoded copy (same size, JPEG 85-95) is found in pixels
-        assert seed["pixels"]["injected_flagged"] == 16
-        assert seed["pixels"]["sources_flagged"] == 8
+        # and by the aligned finder
+        for finder in ("pixels", "aligned"):
+            assert seed[finder]["injected_flagged"] == 16
+            assert seed[finder]["sources_flagged"] == 8
+            assert seed[finder]["per_kind"]["reencode"]["recall"] == 1.0
     assert results.summary()["dup_pixels"]["auroc"]["mean"] > 0.9
+    assert results.summary()["dup_aligned"]["auroc"]["mean"] > 0.9
     assert results.table().splitlines()[0].startswith("score")
     assert {e["phase"] for e in seen} >= {"epoch", "duplicates"}
     summary = results.to_summary_dict()
     assert summary["injected"] == 16 and len(summary["seconds"]) == 2
+    assert summary["finder_by_kind"]["aligned"]["recall"] == {
+        "reencode": 1.0}
+
+
+def test_evaluate_duplicates_every_kind(make_digits):
+    from fiftyone_curvature.engine.copies import KINDS
+
+    dataset = make_digits(n=300, noise=0.0)
+    results = cd.evaluate_duplicates(dataset, "label", num_images=6,
+                                     epochs=1, probes=1)
+    assert results.kinds == list(KINDS)
+    assert results.num_samples == 300 + 6 * len(KINDS)
+    table = results.kind_table()
+    assert set(table) == {"aligned", "pixels", "embeddings"}
+    aligned, pixels = table["aligned"], table["pixels"]
+    # the aligned finder finds shifted and cropped copies; pixels does not
+    assert aligned["recall"]["translate"] >= 0.8
+    assert aligned["recall"]["translate"] > pixels["recall"]["translate"]
+    assert np.mean(list(aligned["recall"].values())) >= 0.8
+    assert aligned["false_flag_rate"] <= 0.02
+    text = results.kind_text()
+    assert text.splitlines()[0].split()[:2] == ["kind", "aligned"]
+    assert "translate+blur+jpeg" in text
 
 
 def test_evaluate_duplicates_keeps_datasets_when_asked(make_digits,
@@ -315,7 +353,8 @@ def test_evaluate_duplicates_keeps_datasets_when_asked(make_digits,
     dataset = make_digits(n=60, noise=0.0)
     results = cd.evaluate_duplicates(dataset, "label", num_images=4,
                                      epochs=1, probes=1, keep_datasets=True,
-                                     work_dir=str(tmp_path))
+                                     work_dir=str(tmp_path),
+                                     kinds=["reencode"])
     try:
         (name,) = results.datasets
         work = fo.load_dataset(name)
@@ -324,7 +363,7 @@ def test_evaluate_duplicates_keeps_datasets_when_asked(make_digits,
             == 4
         view = work.load_saved_view("curvature_duplicate_conflicts")
         assert len(view) >= 8
-        assert len(list(tmp_path.glob("*.jpg"))) == 4
+        assert len(list(tmp_path.glob("*.png"))) == 4
     finally:
         for name in results.datasets:
             fo.delete_dataset(name)
@@ -333,7 +372,13 @@ def test_evaluate_duplicates_keeps_datasets_when_asked(make_digits,
 def test_evaluate_duplicates_invalid(make_digits):
     dataset = make_digits(n=30, noise=0.0)
     with pytest.raises(ValueError, match="num_images"):
-        cd.evaluate_duplicates(dataset, "label", num_images=31)
+        cd.evaluate_duplicates(dataset, "label", num_images=31,
+                               kinds=["jpeg"])
+    with pytest.raises(ValueError, match="num_images"):
+        cd.evaluate_duplicates(dataset, "label", num_images=4)
+    with pytest.raises(ValueError, match="Unknown kinds"):
+        cd.evaluate_duplicates(dataset, "label", num_images=2,
+                               kinds=["sepia"])
     with pytest.raises(ValueError, match="copies"):
         cd.evaluate_duplicates(dataset, "label", num_images=2, copies=0)
     with pytest.raises(ValueError, match="seeds"):
@@ -424,12 +469,19 @@ def test_compute_curvature_flag(planted):
     assert len(view) == 7
     groups, curv = view.values(["curvature_duplicate_group", "curvature"])
     assert groups == sorted(groups)
-    # groups ordered by their highest curvature, members by curvature
-    firsts = [curv[groups.index(g)] for g in sorted(set(groups))]
-    assert firsts == sorted(firsts, reverse=True)
+    # groups ordered by the finder's certainty, members by curvature
+    found = dataset.load_brain_results("curvature_duplicates")
+    assert found.certainty == sorted(found.certainty, reverse=True)
     for g in set(groups):
         within = [c for c, gg in zip(curv, groups) if gg == g]
         assert within == sorted(within, reverse=True)
+    # what the finder chose is on the run and in the info operator's output
+    from fiftyone_curvature.sdk.info import run_info
+
+    dups = run_info(dataset, "curvature")["duplicates"]
+    assert dups["method"] == "aligned" and dups["ratio"] == 0.45
+    assert 0.0 <= dups["threshold"] <= 0.1
+    assert dups["num_conflict_groups"] == 3
     # deleting the curvature run leaves a loadable view
     dataset.delete_brain_run("curvature")
     assert len(dataset.load_saved_view("curvature_duplicate_conflicts")) == 7
@@ -463,7 +515,7 @@ def test_cli_evaluate_duplicates(make_digits, capsys):
     dataset = make_digits(n=80, noise=0.0)
     argv = ["evaluate", dataset.name, "--label-field", "label",
             "--duplicates", "--num-images", "5", "--copies", "2",
-            "--epochs", "1", "--probes", "1"]
+            "--epochs", "1", "--probes", "1", "--kinds", "reencode"]
     assert main(argv + ["--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["injected"] == 10 and out["n"] == 90
@@ -472,6 +524,7 @@ def test_cli_evaluate_duplicates(make_digits, capsys):
     assert out["finder"][0]["pixels"]["injected_flagged"] == 10
     assert main(argv + ["--no-progress"]) == 0
     text = capsys.readouterr().out
-    assert "dup_pixels" in text and "pixel finder flagged 10/10" in text
+    assert "dup_pixels" in text and "pixels flagged 10/10" in text
+    assert "reencode" in text and "false flags" in text
     assert main(argv + ["--report", "x"]) == 2
     assert dataset.list_brain_runs() == []

@@ -17,7 +17,11 @@ from .forms import key_input, label_field_input
 
 #: what the form says of each comparison method
 METHOD_DESCRIPTIONS = {
-    "pixels": "Pixels: exact copies and resized / re-encoded images",
+    "aligned": "Aligned (recommended): the same photo after colour "
+    "changes, small shifts or crops, rescaling, JPEG or blur; threshold "
+    "taken from the data",
+    "pixels": "Pixels: exact copies and resized / re-encoded images "
+    "(fixed threshold)",
     "exact": "Exact: byte-identical files only (file hash)",
     "embeddings": "Embeddings: vectors stored in a field (e.g. a zoo "
     "model's)",
@@ -81,7 +85,7 @@ class FindDuplicateConflicts(foo.Operator):
         return types.Property(outputs)
 
     def __call__(self, sample_collection, label_field, key="curvature",
-                 method="pixels", threshold=None, embeddings_field=None,
+                 method="aligned", threshold=None, embeddings_field=None,
                  exact=True, delegate=False):
         """Runs the operator from Python (see
         :func:`fiftyone_curvature.find_duplicate_conflicts`);
@@ -93,7 +97,7 @@ class FindDuplicateConflicts(foo.Operator):
 
 
 def _kwargs(params):
-    method = params.get("method") or "pixels"
+    method = params.get("method") or "aligned"
     kwargs = {
         "label_field": params["label_field"],
         "key": params.get("key") or "curvature",
@@ -127,10 +131,15 @@ def _inputs(ctx, inputs):
     method_view = types.RadioGroup()
     for name in METHODS:
         method_view.add_choice(name, label=METHOD_DESCRIPTIONS[name])
-    inputs.enum("method", method_view.values(), default="pixels",
+    inputs.enum("method", method_view.values(), default="aligned",
                 label="Compare", view=method_view)
-    method = ctx.params.get("method") or "pixels"
-    if method != "exact":
+    method = ctx.params.get("method") or "aligned"
+    if method == "aligned":
+        inputs.float("threshold", default=None, min=0.0, max=2.0,
+                     label="Threshold (optional)",
+                     description="Distance under which two images are "
+                     "duplicates; empty = taken from the data (recommended)")
+    elif method != "exact":
         inputs.float("threshold", default=DEFAULT_THRESHOLDS[method],
                      min=0.0, max=2.0, label="Threshold",
                      description="Cosine distance under which two images "

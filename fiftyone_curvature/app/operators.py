@@ -243,6 +243,8 @@ class GetCurvatureInfo(foo.Operator):
         outputs.list("views", types.String(), label="Saved views")
         outputs.obj("tracking", label="Training and scoring config",
                     view=types.JSONView())
+        outputs.obj("duplicates", label="Duplicate search (method, "
+                    "threshold, ratio, groups)", view=types.JSONView())
         return types.Property(outputs,
                               view=types.View(label="Curvature run info"))
 

@@ -4,7 +4,7 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ..engine.dynamics import SCORES
-from ..sdk.info import curvature_runs
+from ..sdk.info import curvature_runs, duplicates_info
 from .names import uri
 
 COMPUTE_URI = uri("compute_curvature")
@@ -183,6 +183,7 @@ class CurvaturePanel(foo.Panel):
 
         data = gather(ctx.dataset, key,
                       corrupted_field=None if is_eval else truth)
+        data["duplicates"] = duplicates_info(ctx.dataset, key)
         histogram = _histogram(ctx.view, key, s, truth)
         scatter = _scatter(ctx.view, key, s, truth)
         s["has_truth"] = data["corrupted"] is not None
@@ -475,7 +476,21 @@ def _summary_text(data):
         m = data["summary"]["curvature"]["auroc"]
         text += (f" {int(data['corrupted'].sum())} known-bad; curvature "
                  f"AUROC {_fmt(m)}.")
-    return text
+    return text + _duplicates_text(data.get("duplicates"))
+
+
+def _duplicates_text(dups):
+    """One sentence on the run's duplicate search (method and threshold
+    it chose, what it found), or ""."""
+    if not dups:
+        return ""
+    how = dups["method"]
+    if dups.get("threshold") is not None:
+        how += f", threshold {dups['threshold']:.3g}"
+    if dups.get("ratio"):
+        how += f", ratio test {dups['ratio']:g}"
+    return (f" Duplicate search ({how}): {dups['num_conflict_groups']} "
+            f"conflicting groups, {dups['num_conflict_samples']} samples.")
 
 
 PANELS = (CurvaturePanel,)

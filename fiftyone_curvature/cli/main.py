@@ -162,21 +162,26 @@ def _add_evaluation_parsers(sub):
     _add_training_args(evaluate)
     dups = evaluate.add_argument_group(
         "duplicate injection (--duplicates)",
-        "Instead of flipping labels, add JPEG re-encoded copies of "
-        "--num-images images, each with a random other label, to a "
-        "temporary clone of DATASET (never modified) and rank the copies "
-        "by curvature, every training-dynamics score and the duplicate "
-        "finder.",
+        "Instead of flipping labels, add realistic copies (colour jitter, "
+        "shifts, crops, JPEG, blur and combinations) of --num-images "
+        "images per kind, each with a random other label, to a temporary "
+        "clone of DATASET (never modified) and rank the copies by "
+        "curvature, every training-dynamics score and the duplicate "
+        "finders; prints each finder's recall per kind.",
     )
     dups.add_argument("--duplicates", action="store_true",
                       help="run the duplicate-injection evaluation")
     dups.add_argument("--num-images", type=int, default=50,
-                      help="images copied per seed (default %(default)s)")
+                      help="images copied per seed and kind "
+                      "(default %(default)s)")
     dups.add_argument("--copies", type=int, default=1,
                       help="copies per image (default %(default)s)")
+    dups.add_argument("--kinds", nargs="+", default=None, metavar="KIND",
+                      help="kinds of copies (default: all of "
+                      "fiftyone_curvature.engine.copies.KINDS)")
     dups.add_argument("--dup-threshold", type=float, default=None,
-                      help="pixel finder threshold (cosine distance, "
-                      "default 0.01)")
+                      help="aligned finder threshold (default: taken from "
+                      "the data)")
     dups.add_argument("--keep-datasets", action="store_true",
                       help="keep the working clones to inspect in the App")
 
@@ -438,7 +443,8 @@ def _evaluate_duplicates(args):
     t0 = time.perf_counter()
     results = evaluate_duplicates(
         dataset, args.label_field, num_images=args.num_images,
-        copies=args.copies, seeds=seeds, threshold=args.dup_threshold,
+        copies=args.copies, seeds=seeds, kinds=args.kinds,
+        threshold=args.dup_threshold,
         image_size=args.image_size, keep_datasets=args.keep_datasets,
         progress=not (args.no_progress or args.json), **kwargs,
     )
@@ -449,22 +455,26 @@ def _evaluate_duplicates(args):
         return payload
     tracking = results.config["tracking"]
     print(f"\nDuplicate evaluation on {dataset.name!r}: {results.num_images}"
-          f" images x {results.copies} re-encoded copies with other labels "
-          f"added to a clone ({results.num_samples} samples), seeds "
-          f"{seeds}, {tracking['epochs']} epochs, model {tracking['model']},"
-          f" {seconds:.0f} s\n")
+          f" images x {results.copies} copies with other labels per kind "
+          f"({len(results.kinds)} kinds) added to a clone "
+          f"({results.num_samples} samples), seeds {seeds}, "
+          f"{tracking['epochs']} epochs, model {tracking['model']}, "
+          f"{seconds:.0f} s\n")
     print(results.table())
     print("\n(positives: the injected copies; their originals count as "
-          "negatives. dup_pixels / dup_embeddings: distance to the nearest "
-          "image with another label; dup_flag_curvature: the finder's flag, "
-          "ties broken by curvature)")
+          "negatives. dup_aligned / dup_pixels / dup_embeddings: distance "
+          "to the nearest image with another label; dup_flag_curvature: "
+          "the aligned finder's flag, ties broken by curvature)\n")
+    print("Recall of the planted copies per kind (copy found in one group "
+          "with its source):\n")
+    print(results.kind_text())
+    print()
     for seed, finder in zip(seeds, results.finder):
-        pix, emb = finder["pixels"], finder["embeddings"]
-        print(f"seed {seed}: pixel finder flagged {pix['injected_flagged']}"
-              f"/{pix['injected']} copies, {pix['sources_flagged']} "
-              f"originals, {pix['others_flagged']} others; embedding finder "
-              f"{emb['injected_flagged']}/{emb['injected']}, "
-              f"{emb['others_flagged']} others")
+        print(f"seed {seed}: " + "; ".join(
+            f"{name} flagged {f['injected_flagged']}/{f['injected']} "
+            f"copies, {f['sources_flagged']} originals, "
+            f"{f['others_flagged']} others"
+            for name, f in finder.items()))
     if results.datasets:
         print("Working datasets kept: " + ", ".join(results.datasets))
     return 0

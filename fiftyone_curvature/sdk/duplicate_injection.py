@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from ..engine.config import TrackingConfig
+from ..engine.copies import KINDS
 from ..engine.dynamics import SCORES, suspicion
 from ..engine.metrics import detection_metrics, format_summary_table, summarize
 from .duplicate_runs import DEFAULT_THRESHOLDS
@@ -20,13 +21,23 @@ from .options import check_samples, check_scoring, check_seeds
 from .progress import Progress
 
 
-#: duplicate-finder rows of the evaluation table, besides curvature and the
-#: training-dynamics scores (each oriented higher = more suspicious):
-#: negated conflict distance in pixel space / in the trained network's
-#: embedding space, and the pixel finder's flag with curvature breaking ties
-FINDER_SCORES = ("dup_pixels", "dup_embeddings", "dup_flag_curvature")
+#: the finders compared: name -> (method, key of their fields in the
+#: working dataset)
+FINDERS = {
+    "aligned": ("aligned", "curvature"),
+    "pixels": ("pixels", "curvature_pix"),
+    "embeddings": ("embeddings", "curvature_emb"),
+}
 
-#: JPEG quality range of the injected copies
+#: duplicate-finder rows of the evaluation table, besides curvature and the
+#: training-dynamics scores (each oriented higher = more suspicious): the
+#: negated conflict distance of each finder (aligned luminance, pixels, the
+#: trained network's embeddings), and the aligned finder's flag with
+#: curvature breaking ties
+FINDER_SCORES = ("dup_aligned", "dup_pixels", "dup_embeddings",
+                 "dup_flag_curvature")
+
+#: JPEG quality range of the "reencode" copies
 DEFAULT_QUALITY = (85, 95)
 
 
@@ -35,30 +46,37 @@ class DuplicateEvaluationResults:
 
     Attributes:
         label_field: the label field the clean labels were read from
-        num_images: images duplicated per seed
+        num_images: images duplicated per seed and kind
         copies: copies injected per duplicated image
+        kinds: the transformation kinds of the copies (see
+            :data:`fiftyone_curvature.engine.copies.KINDS`)
         seeds: the S seeds
         num_samples: N + num_images * copies (samples trained on)
         metrics: dict score -> metric -> list of S floats (None where
             undefined); metrics as
             :func:`fiftyone_curvature.engine.metrics.detection_metrics`
-        finder: per seed, a dict of the pixel / embedding finders' counts
+        finder: per seed, a dict finder name (:data:`FINDERS`) -> counts
             (``injected_flagged``: injected copies in a conflicting group;
             ``sources_flagged``: their originals; ``others_flagged``:
             flagged samples neither injected nor sources, i.e. duplicates
-            the data already had or false matches; ``groups``)
+            the data already had or false matches, and
+            ``false_flag_rate`` = others_flagged / others; ``groups``;
+            ``per_kind``: kind -> ``{"injected", "found", "recall"}``, a
+            copy found = flagged in the same group as its source)
         seconds: per seed, wall time of ``train`` (training + curvature),
-            ``pixels`` and ``embeddings`` (the finders), ``total``
+            each finder, ``total``
         config: the training configuration (dict), thresholds, quality
         datasets: names of the kept working datasets (empty unless
             ``keep_datasets``)
     """
 
     def __init__(self, label_field, num_images, copies, seeds, num_samples,
-                 metrics, finder, seconds, config, datasets=None):
+                 metrics, finder, seconds, config, datasets=None,
+                 kinds=("reencode",)):
         self.label_field = label_field
         self.num_images = num_images
         self.copies = copies
+        self.kinds = list(kinds)
         self.seeds = list(seeds)
         self.num_samples = num_samples
         self.metrics = metrics
@@ -80,13 +98,55 @@ class DuplicateEvaluationResults:
         return format_summary_table(self.summary(), self.score_names,
                                     len(self.seeds), metrics)
 
+    def kind_table(self):
+        """Per finder and kind, the recall of the planted copies (mean
+        over seeds), and per finder the false-flag rate among unrelated
+        images.
+
+        Returns:
+            a dict finder -> ``{"recall": {kind: float}, "false_flag_rate":
+            float}``
+        """
+        out = {}
+        for name in FINDERS:
+            per = [f[name] for f in self.finder if name in f]
+            if not per:
+                continue
+            out[name] = {
+                "recall": {
+                    kind: float(np.mean([p["per_kind"][kind]["recall"]
+                                         for p in per]))
+                    for kind in self.kinds
+                },
+                "false_flag_rate": float(np.mean(
+                    [p["false_flag_rate"] for p in per])),
+            }
+        return out
+
+    def kind_text(self):
+        """:meth:`kind_table` as text: one row per kind, recall per
+        finder; the last row the false-flag rate."""
+        table = self.kind_table()
+        names = list(table)
+        width = max([len("false flags (others)")] + [len(k)
+                                                     for k in self.kinds])
+        lines = ["kind".ljust(width) + "".join(f"{n:>12}" for n in names)]
+        for kind in self.kinds:
+            lines.append(kind.ljust(width) + "".join(
+                f"{table[n]['recall'][kind]:>12.2f}" for n in names))
+        lines.append("false flags (others)".ljust(width) + "".join(
+            f"{table[n]['false_flag_rate']:>12.2%}" for n in names))
+        return "\n".join(lines)
+
     def to_summary_dict(self):
         """A JSON-able summary."""
         return {
             "label_field": self.label_field,
             "num_images": self.num_images,
             "copies": self.copies,
-            "injected": self.num_images * self.copies,
+            "kinds": self.kinds,
+            "injected": self.num_images * self.copies * len(self.kinds),
+            "finder_by_kind": self.kind_table(),
             "seeds": self.seeds,
             "n": self.num_samples,
             "scores": self.summary(),
@@ -97,25 +157,13 @@ class DuplicateEvaluationResults:
         }
 
 
-def reencode(src, dst, quality=90, size=None):
-    """Writes a JPEG copy of an image (grayscale stays grayscale,
-    transparency is dropped), optionally resized to ``size`` (W, H)."""
-    from PIL import Image
-
-    with Image.open(src) as im:
-        mode = "L" if im.mode in ("1", "L", "LA", "I", "I;16", "F") else "RGB"
-        im = im.convert(mode)
-        if size is not None:
-            im = im.resize(tuple(size), Image.BILINEAR)
-        im.save(dst, "JPEG", quality=int(quality))
-
-
 def evaluate_duplicates(
     samples,
     label_field,
     num_images=50,
     copies=1,
     seeds=(0,),
+    kinds=None,
     quality=DEFAULT_QUALITY,
     threshold=None,
     embeddings_threshold=None,
@@ -127,21 +175,24 @@ def evaluate_duplicates(
     progress=None,
     **kwargs,
 ):
-    """Injects re-encoded copies of some images with other labels and
+    """Injects realistic copies of some images with other labels and
     measures how well curvature, the training-dynamics scores and the
-    duplicate finder rank the injected copies (the literature's
-    duplicate-with-conflicting-label test).
+    duplicate finders rank the injected copies (the literature's
+    duplicate-with-conflicting-label test), per kind of copy.
 
     The user's samples are never modified: each seed works on a
     non-persistent clone of ``samples`` (only the label field copied), to
-    which ``copies`` JPEG re-encodes (same size, quality drawn from
-    ``quality``) of ``num_images`` randomly chosen images are added, each
-    with a uniformly random OTHER label. A network is trained on the clone
-    with curvature tracking and penultimate embeddings, and the finder is
-    run on pixels and on those embeddings. Positives are the injected
-    copies; their originals (correct label) count as negatives, so a score
-    that cannot tell a copy from its original tops out near
-    1 - num_images / N in AUROC and 0.5 in AP.
+    which, for each kind of ``kinds``, ``copies`` transformed copies
+    (colour jitter, a shift, a crop and rescale, JPEG, blur, or
+    combinations: :data:`fiftyone_curvature.engine.copies.KINDS`) of
+    ``num_images`` randomly chosen images are added, each with a
+    uniformly random OTHER label. A network is trained on the clone with
+    curvature tracking and penultimate embeddings, and the finders of
+    :data:`FINDERS` run on it. Positives are the injected copies; their
+    originals (correct label) count as negatives, so a score that cannot
+    tell a copy from its original tops out near 1 - num_images / N in
+    AUROC and 0.5 in AP. ``results.kind_text()`` is the recall of each
+    finder per kind and its false-flag rate among unrelated images.
 
     Scores (each oriented higher = more suspicious): ``curvature``, every
     score of :data:`fiftyone_curvature.dynamics.SCORES`, and
@@ -151,12 +202,17 @@ def evaluate_duplicates(
         samples: a dataset or view of images with an fo.Classification
             field; every sample needs a label
         label_field: the (assumed clean) labels
-        num_images (50): images duplicated per seed
+        num_images (50): images duplicated per seed and kind (distinct
+            sources across kinds)
         copies (1): copies per duplicated image, each with its own random
             other label
         seeds ((0,)): one injection + training per seed
-        quality ((85, 95)): inclusive JPEG quality range of the copies
-        threshold (None): pixel-finder threshold (None: the default)
+        kinds (None): kinds of copies (None: every kind of
+            :data:`fiftyone_curvature.engine.copies.KINDS`, re-encodes
+            among them)
+        quality ((85, 95)): inclusive JPEG quality range of the
+            ``"reencode"`` copies
+        threshold (None): aligned-finder threshold (None: from the data)
         embeddings_threshold (None): embedding-finder threshold
         classes (None): class names (None: the sorted labels)
         image_size (32): see :func:`fiftyone_curvature.data.prepare_data`
@@ -190,26 +246,31 @@ def evaluate_duplicates(
     if not 1 <= lo <= hi <= 100:
         raise ValueError(f"quality must be (lo, hi) in [1, 100], got "
                          f"{quality!r}")
+    kinds = list(KINDS) if kinds is None else list(kinds)
+    unknown = sorted(set(kinds) - set(KINDS))
+    if unknown or not kinds:
+        raise ValueError(f"Unknown kinds {unknown or kinds}; valid ones are "
+                         f"{list(KINDS)}")
     check_samples(samples, "Evaluations")
     validate_label_field(samples, label_field)
-    if not (isinstance(num_images, int) and
-            1 <= num_images <= len(samples)):
+    most = len(samples) // len(kinds)
+    if not (isinstance(num_images, int) and 1 <= num_images <= most):
         raise ValueError(
-            f"num_images must be an int in [1, {len(samples)}], got "
-            f"{num_images!r}"
+            f"num_images must be an int in [1, {most}] ({len(samples)} "
+            f"samples for {len(kinds)} kind(s)), got {num_images!r}"
         )
     classes = get_classes(samples, label_field, classes)
     return _evaluate_duplicates(
-        samples, label_field, num_images, copies, seeds, (lo, hi),
+        samples, label_field, num_images, copies, seeds, kinds, (lo, hi),
         threshold, embeddings_threshold, classes, image_size, tracking,
         keep_datasets, work_dir, progress,
     )
 
 
 def _evaluate_duplicates(samples, label_field, num_images, copies, seeds,
-                         quality, threshold, embeddings_threshold, classes,
-                         image_size, tracking, keep_datasets, work_dir,
-                         progress):
+                         kinds, quality, threshold, embeddings_threshold,
+                         classes, image_size, tracking, keep_datasets,
+                         work_dir, progress):
     import shutil
     import tempfile
 
@@ -224,7 +285,7 @@ def _evaluate_duplicates(samples, label_field, num_images, copies, seeds,
             for s_index, seed in enumerate(seeds):
                 reporter.start_seed(s_index)
                 record = _evaluate_seed(
-                    samples, label_field, num_images, copies, seed,
+                    samples, label_field, num_images, copies, seed, kinds,
                     quality, threshold, embeddings_threshold, classes,
                     image_size, tracking, keep_datasets, folder, reporter,
                 )
@@ -245,9 +306,10 @@ def _evaluate_duplicates(samples, label_field, num_images, copies, seeds,
         seconds,
         config={
             "tracking": dict(tracking.to_dict(), seed=None),
+            "kinds": list(kinds),
             "quality": list(quality),
-            "threshold": (DEFAULT_THRESHOLDS["pixels"] if threshold is None
-                          else threshold),
+            "threshold": threshold,
+            "pixels_threshold": DEFAULT_THRESHOLDS["pixels"],
             "embeddings_threshold": (
                 DEFAULT_THRESHOLDS["embeddings"]
                 if embeddings_threshold is None else embeddings_threshold
@@ -255,39 +317,53 @@ def _evaluate_duplicates(samples, label_field, num_images, copies, seeds,
             "image_size": image_size,
         },
         datasets=kept,
+        kinds=kinds,
     )
 
 
-def _inject_copies(work, label_field, num_images, copies, seed, quality,
-                   classes, folder):
-    """Adds re-encoded copies with other labels to the working dataset;
-    returns the source sample ids."""
+def _inject_copies(work, label_field, num_images, copies, seed, kinds,
+                   quality, classes, folder):
+    """Adds transformed copies with other labels to the working dataset
+    (PNG files of the transformed pixels); returns the source sample ids
+    and the kind of each new sample id."""
     import fiftyone as fo
+    from PIL import Image
+
+    from ..engine.copies import jpeg, make_copy, to_array, to_pil
 
     ids, paths, labels = work.values(
         ["id", "filepath", f"{label_field}.label"]
     )
     rng = np.random.default_rng(seed)
-    sources = rng.choice(len(ids), size=num_images, replace=False)
+    chosen = rng.choice(len(ids), size=num_images * len(kinds),
+                        replace=False)
     new = []
-    for i in sources:
-        others = [c for c in classes if c != labels[i]]
-        for c in range(copies):
-            path = os.path.join(folder, f"seed{seed}_{ids[i]}_{c}.jpg")
-            reencode(paths[i], path,
-                     quality=int(rng.integers(quality[0], quality[1] + 1)))
-            new.append(fo.Sample(
-                filepath=path,
-                injected_duplicate=True,
-                duplicate_source=ids[i],
-                **{label_field: fo.Classification(
-                    label=others[int(rng.integers(len(others)))])},
-            ))
+    for k, kind in enumerate(kinds):
+        for i in chosen[k * num_images:(k + 1) * num_images]:
+            others = [c for c in classes if c != labels[i]]
+            with Image.open(paths[i]) as im:
+                image = to_array(to_pil(im))
+            for c in range(copies):
+                if kind == "reencode":
+                    pixels = to_array(jpeg(to_pil(image), rng, quality))
+                else:
+                    pixels = make_copy(image, kind, rng)
+                path = os.path.join(
+                    folder, f"seed{seed}_{ids[i]}_{kind}_{c}.png")
+                to_pil(pixels).save(path)
+                new.append(fo.Sample(
+                    filepath=path,
+                    injected_duplicate=True,
+                    duplicate_source=ids[i],
+                    duplicate_kind=kind,
+                    **{label_field: fo.Classification(
+                        label=others[int(rng.integers(len(others)))])},
+                ))
     work.add_samples(new, progress=False)
-    return {ids[i] for i in sources}
+    return {ids[i] for i in chosen}
 
 
-def _evaluate_seed(samples, label_field, num_images, copies, seed,
+def _evaluate_seed(samples, label_field, num_images, copies, seed, kinds,
                    quality, threshold, embeddings_threshold, classes,
                    image_size, tracking, keep, folder, reporter):
     """One seed: clone, inject copies, train, run both finders, measure."""
@@ -303,7 +379,7 @@ def _evaluate_seed(samples, label_field, num_images, copies, seed,
         if keep:
             work.persistent = True
         sources = _inject_copies(work, label_field, num_images, copies,
-                                 seed, quality, classes, folder)
+                                 seed, kinds, quality, classes, folder)
         prepared = prepare_data(work, label_field, classes=classes,
                                 image_size=image_size)
         t0 = time.perf_counter()
@@ -322,13 +398,15 @@ def _evaluate_seed(samples, label_field, num_images, copies, seed,
         injected, scores = _injection_scores(work, prepared.sample_ids,
                                              result)
         source = np.array([sid in sources for sid in prepared.sample_ids])
+        copies_of = _copies(work, prepared.sample_ids)
         return {
             "n": len(prepared.sample_ids),
             "metrics": {n: detection_metrics(injected, v)
                         for n, v in scores.items()},
             "finder": {
-                fname: _finder_counts(res, prepared.sample_ids, injected,
-                                      source, -scores[f"dup_{fname}"])
+                fname: _finder_counts(work, fname, res, prepared.sample_ids,
+                                      injected, source, copies_of, kinds,
+                                      -scores[f"dup_{fname}"])
                 for fname, res in finders.items()
             },
             "seconds": dict(train=train_s, **finder_s,
@@ -342,25 +420,23 @@ def _evaluate_seed(samples, label_field, num_images, copies, seed,
 
 def _run_finders(work, label_field, ids, embeddings, threshold,
                  embeddings_threshold):
-    """The pixel finder (key ``curvature``) and the embedding finder (key
-    ``curvature_emb``, the run's penultimate features) on the working
-    dataset; returns their results and wall times by name."""
-    t0 = time.perf_counter()
-    pix = find_duplicate_conflicts(
-        work, label_field, key="curvature", threshold=threshold,
-        progress=False,
-    )
-    pix_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    emb = find_duplicate_conflicts(
-        work, label_field, key="curvature_emb", method="embeddings",
-        embeddings=dict(zip(ids, embeddings)),
-        threshold=embeddings_threshold, exact=False,
-        create_view=False, progress=False,
-    )
-    emb_s = time.perf_counter() - t0
-    return ({"pixels": pix, "embeddings": emb},
-            {"pixels": pix_s, "embeddings": emb_s})
+    """Every finder of :data:`FINDERS` on the working dataset; returns
+    their results and wall times by name."""
+    options = {
+        "aligned": dict(threshold=threshold),
+        "pixels": dict(create_view=False),
+        "embeddings": dict(embeddings=dict(zip(ids, embeddings)),
+                           threshold=embeddings_threshold, exact=False,
+                           create_view=False),
+    }
+    found, seconds = {}, {}
+    for name, (method, key) in FINDERS.items():
+        t0 = time.perf_counter()
+        found[name] = find_duplicate_conflicts(
+            work, label_field, key=key, method=method, progress=False,
+            **options[name])
+        seconds[name] = time.perf_counter() - t0
+    return found, seconds
 
 
 def _injection_scores(work, ids, result):
@@ -380,34 +456,57 @@ def _injection_scores(work, ids, result):
     scores = {"curvature": np.asarray(result.curvature, np.float64)}
     for sname in SCORES:
         scores[sname] = suspicion(sname, result.scores[sname])
-    scores["dup_pixels"] = -field("curvature_duplicate_distance")
-    scores["dup_embeddings"] = -field("curvature_emb_duplicate_distance")
-    flag = field("curvature_duplicate_conflict")
+    for name, (_, key) in FINDERS.items():
+        scores[f"dup_{name}"] = -field(f"{key}_duplicate_distance")
+    flag = field(f"{FINDERS['aligned'][1]}_duplicate_conflict")
     scores["dup_flag_curvature"] = flag + 0.999 * percentile_ranks(
         result.curvature)
     return injected, scores
 
 
-def _finder_counts(res, ids, injected, source, dist):
+def _copies(work, ids):
+    """Per injected copy (sample id): its source id and kind."""
+    row_ids, sources, kinds = work.values(
+        ["id", "duplicate_source", "duplicate_kind"])
+    wanted = set(ids)
+    return {sid: (src, kind) for sid, src, kind in
+            zip(row_ids, sources, kinds) if src is not None and sid in wanted}
+
+
+def _finder_counts(work, fname, res, ids, injected, source, copies_of,
+                   kinds, dist):
     """What a finder flagged among the injected copies, their sources and
-    the other samples, and the conflict distances that calibrate its
-    threshold."""
+    the other samples; per kind, the copies found in one group with their
+    source; the conflict distances that calibrate its threshold."""
     row = {sid: i for i, sid in enumerate(ids)}
     flagged = np.zeros(len(ids), bool)
-    for g in res.groups:
-        flagged[[row[sid] for sid in g]] = True
-    others = dist[~injected & ~source]
+    group_of = {}
+    for g, members in enumerate(res.groups):
+        for sid in members:
+            flagged[row[sid]] = True
+            group_of[sid] = g
+    others = ~injected & ~source
+    per_kind = {kind: {"injected": 0, "found": 0} for kind in kinds}
+    for sid, (src, kind) in copies_of.items():
+        per_kind[kind]["injected"] += 1
+        if sid in group_of and group_of.get(src) == group_of[sid]:
+            per_kind[kind]["found"] += 1
+    for counts in per_kind.values():
+        counts["recall"] = counts["found"] / max(counts["injected"], 1)
     return {
         "injected_flagged": int((flagged & injected).sum()),
         "injected": int(injected.sum()),
         "sources_flagged": int((flagged & source).sum()),
-        "others_flagged": int((flagged & ~injected & ~source).sum()),
+        "others_flagged": int((flagged & others).sum()),
+        "false_flag_rate": float((flagged & others).sum()
+                                 / max(int(others.sum()), 1)),
         "groups": len(res.groups),
         "threshold": res.threshold,
+        "per_kind": per_kind,
         "injected_distance_median": _finite(np.nanmedian(dist[injected])),
         "injected_distance_max": _finite(np.nanmax(dist[injected])),
         "others_distance_min": _finite(
-            np.nanmin(others) if len(others) else np.nan),
+            np.nanmin(dist[others]) if others.any() else np.nan),
     }
 
 

@@ -12,20 +12,28 @@ import fiftyone.core.brain as fob
 
 from .runs import delete_outputs
 
-#: how images are compared: "pixels" (downsampled, zero-mean, unit-norm
-#: pixels), "embeddings" (given vectors, e.g. a curvature run's penultimate
+#: how images are compared: "aligned" (luminance after the best small
+#: shift / crop, a threshold taken from the data and a ratio test: holds up
+#: under colour shifts, crops, rescaling, JPEG and blur, see
+#: :mod:`fiftyone_curvature.engine.near_duplicates`), "pixels"
+#: (downsampled, zero-mean, unit-norm pixels, a fixed threshold),
+#: "embeddings" (given vectors, e.g. a curvature run's penultimate
 #: features) or "exact" (file hash only)
-METHODS = ("pixels", "embeddings", "exact")
+METHODS = ("aligned", "pixels", "embeddings", "exact")
 
-#: default cosine-distance thresholds (after fiftyone-brain centres the
-#: vectors on their mean); the README's duplicates section has the
+#: default distance thresholds; None = taken from the data ("aligned").
+#: Pixels and embeddings: cosine distances after fiftyone-brain centres the
+#: vectors on their mean. The README's duplicates section has the
 #: measurements behind them
-DEFAULT_THRESHOLDS = {"pixels": 0.01, "embeddings": 0.01}
+DEFAULT_THRESHOLDS = {"aligned": None, "pixels": 0.01, "embeddings": 0.01}
 
-#: side of the images compared by the pixel method (smaller images keep
+#: side of the images each image method compares (smaller images keep
 #: their size when they all agree, see
 #: :func:`fiftyone_curvature.sdk.images.read_images`)
-PIXEL_SIZE = 16
+IMAGE_SIZES = {"aligned": 32, "pixels": 16}
+
+#: the pixel method's side (kept for callers of the earlier API)
+PIXEL_SIZE = IMAGE_SIZES["pixels"]
 
 #: suffixes of the fields a finder writes (``<key>_<suffix>``)
 FIELD_SUFFIXES = ("duplicate_group", "duplicate_conflict",
@@ -62,11 +70,13 @@ class DuplicateConflictsConfig(fob.BrainMethodConfig):
         label_field: the fo.Classification field whose labels are compared
         key ("curvature"): prefix of the fields and view (normally the key
             of a curvature run, whose curvature orders the view)
-        compare ("pixels"): how images are compared, one of
+        compare ("aligned"): how images are compared, one of
             :data:`METHODS` (the ``method`` argument of
             :func:`find_duplicate_conflicts`)
-        threshold (None): cosine-distance threshold of near duplicates
-            (None: :data:`DEFAULT_THRESHOLDS` of the method)
+        threshold (None): distance threshold of near duplicates as given
+            (None: :data:`DEFAULT_THRESHOLDS` of the method; the threshold
+            a search used is on its results)
+        ratio (None): the ratio-test threshold of "aligned"
         exact (True): whether byte-identical files are grouped too
         embeddings_field (None): the field the embeddings were read from,
             if any
@@ -77,8 +87,9 @@ class DuplicateConflictsConfig(fob.BrainMethodConfig):
         self,
         label_field,
         key="curvature",
-        compare="pixels",
+        compare="aligned",
         threshold=None,
+        ratio=None,
         exact=True,
         embeddings_field=None,
         view=None,
@@ -89,6 +100,7 @@ class DuplicateConflictsConfig(fob.BrainMethodConfig):
         self.key = key
         self.compare = compare
         self.threshold = threshold
+        self.ratio = ratio
         self.exact = exact
         self.embeddings_field = embeddings_field
         self.view = view
@@ -131,20 +143,29 @@ class DuplicateConflictsResults(fob.BrainResults):
         brain_key: the run key
         groups: list of conflicting groups, each a list of sample ids,
             group ``g`` (0-based) holding the samples whose
-            ``<key>_duplicate_group`` is ``g``; ordered by highest
-            curvature first when the curvature field existed, else by size
+            ``<key>_duplicate_group`` is ``g``; surest group first (see
+            ``certainty``), ties by highest curvature when the curvature
+            field existed; members by curvature, highest first
         num_duplicate_groups: how many duplicate groups were found in all,
             same-label ones included
-        threshold: the distance threshold used (None for "exact")
+        threshold: the distance threshold used (None for "exact"; for
+            "aligned", the one taken from the data unless given)
+        ratio (None): the ratio-test threshold used ("aligned")
+        certainty (None): per group, how sure the finder is (higher =
+            surer; > 1 inside the decision, inf for byte-identical files)
         backend (None): a :class:`DuplicateConflicts`
     """
 
     def __init__(self, samples, config, brain_key, groups,
-                 num_duplicate_groups, threshold, backend=None):
+                 num_duplicate_groups, threshold, ratio=None,
+                 certainty=None, backend=None):
         super().__init__(samples, config, brain_key, backend=backend)
         self.groups = [list(g) for g in groups]
         self.num_duplicate_groups = int(num_duplicate_groups)
         self.threshold = threshold
+        self.ratio = ratio
+        self.certainty = (list(certainty) if certainty is not None
+                          else [None] * len(self.groups))
 
     @property
     def num_conflicts(self):
@@ -160,13 +181,21 @@ class DuplicateConflictsResults(fob.BrainResults):
             "num_conflict_groups": len(self.groups),
             "num_conflict_samples": self.num_conflicts,
             "num_duplicate_groups": self.num_duplicate_groups,
+            "method": self.config.compare,
+            "threshold": self.threshold,
+            "ratio": self.ratio,
         }
+
+    def summary(self):
+        """What the finder chose and found (JSON-able)."""
+        return dict(self.get_meta(), exact=self.config.exact)
 
     @classmethod
     def _from_dict(cls, d, samples, config, brain_key):
         return cls(samples, config, brain_key, groups=d["groups"],
                    num_duplicate_groups=d["num_duplicate_groups"],
-                   threshold=d.get("threshold"))
+                   threshold=d.get("threshold"), ratio=d.get("ratio"),
+                   certainty=d.get("certainty"))
 
 
 # --------------------------------------------------------------------------

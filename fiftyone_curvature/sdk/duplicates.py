@@ -11,12 +11,17 @@ import logging
 
 import numpy as np
 
+from ..engine.near_duplicates import RATIO, find_near_duplicates
 from ..engine.neighbors import conflict_distances, group_pairs, pixel_features
 from .duplicate_runs import (
-    DEFAULT_THRESHOLDS, METHODS, PIXEL_SIZE, DuplicateConflicts,
+    DEFAULT_THRESHOLDS, IMAGE_SIZES, METHODS, DuplicateConflicts,
     DuplicateConflictsConfig, DuplicateConflictsResults, conflict_view,
     output_fields, run_key, view_name,
 )
+
+#: the certainty stored for byte-identical files (surer than any near
+#: duplicate)
+EXACT_CERTAINTY = 1e6
 from .images import validate_label_field
 from .options import check_samples
 from .runs import check_run_key
@@ -48,18 +53,18 @@ def resolve_duplicates_option(samples, label_field, key, duplicates):
     if duplicates is None or duplicates is False:
         return None
     if duplicates is True:
-        options = {"method": "pixels"}
+        options = {"method": "aligned"}
     elif isinstance(duplicates, str):
         options = {"method": duplicates}
     elif isinstance(duplicates, dict):
         options = dict(duplicates)
-        options.setdefault("method", "pixels")
+        options.setdefault("method", "aligned")
     else:
         raise ValueError(
             f"duplicates must be a bool, a method {METHODS} or a dict, got "
             f"{duplicates!r}"
         )
-    allowed = {"method", "threshold", "exact", "image_size"}
+    allowed = {"method", "threshold", "exact", "image_size", "ratio"}
     unknown = sorted(set(options) - allowed)
     if unknown:
         raise ValueError(f"Unknown duplicates option(s) {unknown}; valid "
@@ -108,21 +113,35 @@ def find_duplicate_conflicts(
     label_field,
     key="curvature",
     threshold=None,
-    method="pixels",
+    method="aligned",
     embeddings=None,
     exact=True,
-    image_size=PIXEL_SIZE,
+    image_size=None,
     create_view=True,
     progress=None,
+    ratio=RATIO,
 ):
     """Finds groups of near-identical images whose labels differ.
 
     Exact duplicates (same file hash, ``fob.compute_exact_duplicates``) and
-    near duplicates (resized, re-encoded: fiftyone-brain's
-    ``compute_near_duplicates`` on a cosine ``compute_similarity`` index of
-    the chosen vectors) are merged into groups; a group is reported when
-    it holds at least two different labels. Same-label duplicates are not
+    near duplicates are merged into groups; a group is reported when it
+    holds at least two different labels. Same-label duplicates are not
     reported (they are only counted in ``num_duplicate_groups``).
+
+    Near duplicates, by ``method``:
+
+    - ``"aligned"`` (default): the same photo after a colour or contrast
+      change, a small shift or crop, a rescale, another JPEG quality or a
+      mild blur. Candidates from a nearest-neighbour search of coarse
+      luminance vectors are checked by the best normalised correlation
+      over shifts up to 12.5% and crops of 80-95%; a pair conflicts when
+      its distance is below a threshold taken from the data's own
+      nearest-neighbour distances (a robust outlier bound) or far below
+      the sample's other candidates (a ratio test). See
+      :mod:`fiftyone_curvature.engine.near_duplicates`.
+    - ``"pixels"`` / ``"embeddings"``: fiftyone-brain's
+      ``compute_near_duplicates`` on a cosine ``compute_similarity`` index
+      of pixel vectors or given embeddings, with a fixed threshold.
 
     Recorded as a brain run with key ``<key>_duplicates`` (type
     ``"duplicate_conflicts"``); ``delete_brain_run`` removes its fields and
@@ -131,37 +150,44 @@ def find_duplicate_conflicts(
     Fields written:
 
     - ``key_duplicate_group`` (int): the conflicting group of the sample
-      (0 = the group with the highest curvature when a curvature field
-      ``key`` exists, else the largest), None outside conflicting groups
+      (0 = the group the finder is surest of; ties by highest curvature
+      when a curvature field ``key`` exists), None outside conflicting
+      groups
     - ``key_duplicate_conflict`` (bool): whether the sample is in a
       conflicting group
-    - ``key_duplicate_distance`` (float): cosine distance to the nearest
-      sample with another label (among its 10 nearest neighbours; None if
-      none), LOWER = more likely a conflicting duplicate; 0 for exact
-      duplicates with another label
+    - ``key_duplicate_distance`` (float): distance to the nearest sample
+      with another label (the method's distance, among its nearest
+      candidates; None if none), LOWER = more likely a conflicting
+      duplicate; 0 for exact duplicates with another label
 
     Saved view ``key_duplicate_conflicts``: the conflicting samples, group
-    after group, highest curvature first within a group.
+    after group (surest first), highest curvature first within a group.
+    The method, threshold and ratio used are on the results
+    (``results.summary()``) and shown by the info operator.
 
     Args:
         samples: a dataset or view of images
         label_field: an fo.Classification field
         key ("curvature"): prefix of the fields and view; pass the key of a
             curvature run so that its curvature orders the groups
-        threshold (None): cosine-distance threshold of near duplicates
-            (None: :data:`DEFAULT_THRESHOLDS` of the method). Vectors are
-            centred on their mean first, as fiftyone-brain does
-        method ("pixels"): ``"pixels"`` (images read at ``image_size``,
-            zero-mean, unit-norm), ``"embeddings"`` (the given
-            ``embeddings``) or ``"exact"`` (file hash only)
+        threshold (None): distance threshold of near duplicates (None:
+            "aligned" takes it from the data; otherwise
+            :data:`DEFAULT_THRESHOLDS` of the method). Pixel and embedding
+            vectors are centred on their mean first, as fiftyone-brain does
+        method ("aligned"): ``"aligned"``, ``"pixels"`` (images read at
+            ``image_size``, zero-mean, unit-norm), ``"embeddings"`` (the
+            given ``embeddings``) or ``"exact"`` (file hash only)
         embeddings (None): for ``"embeddings"``: an (N, D) array in the
             order of ``samples``, a dict sample id -> vector, or the name
             of a field holding vectors (e.g. from a zoo model)
         exact (True): also group byte-identical files (always for
             ``"exact"``)
-        image_size (PIXEL_SIZE): resolution of the pixel comparison
+        image_size (None): resolution images are compared at (None:
+            :data:`IMAGE_SIZES` of the method: 32 for "aligned", 16 for
+            "pixels")
         create_view (True): whether to save the view
         progress (None): passed to fiftyone-brain (bar True/False/None)
+        ratio (RATIO): the ratio-test threshold of "aligned" (0 = off)
 
     Returns:
         a :class:`DuplicateConflictsResults`
@@ -186,19 +212,26 @@ def find_duplicate_conflicts(
     if method != "exact":
         if threshold is None:
             threshold = DEFAULT_THRESHOLDS[method]
-        if not 0.0 <= float(threshold) <= 2.0:
-            raise ValueError(
-                f"threshold is a cosine distance in [0, 2], got {threshold}"
-            )
-        threshold = float(threshold)
+        if threshold is not None:
+            if not 0.0 <= float(threshold) <= 2.0:
+                raise ValueError(
+                    f"threshold is a cosine distance in [0, 2], got "
+                    f"{threshold}"
+                )
+            threshold = float(threshold)
     else:
         threshold = None
+    if not 0.0 <= float(ratio) < 1.0:
+        raise ValueError(f"ratio must be in [0, 1), got {ratio!r}")
+    if image_size is None:
+        image_size = IMAGE_SIZES.get(method)
     check_samples(samples, "Duplicate search")
     validate_label_field(samples, label_field)
     validate_key(samples, label_field, key)
     return _find_duplicate_conflicts(
         samples, label_field, key, threshold, method, embeddings,
         exact or method == "exact", image_size, create_view, progress,
+        float(ratio),
     )
 
 
@@ -249,14 +282,12 @@ def _vectors(samples, method, embeddings, image_size, ids):
 
 def _find_duplicate_conflicts(samples, label_field, key, threshold, method,
                               embeddings, exact, image_size, create_view,
-                              progress):
-    import fiftyone.brain as fb
-
+                              progress, ratio):
     dataset = samples._root_dataset
     rkey = run_key(key)
     config = DuplicateConflictsConfig(
         label_field, key=key, compare=method, threshold=threshold,
-        exact=exact,
+        ratio=ratio if method == "aligned" else None, exact=exact,
         embeddings_field=embeddings if isinstance(embeddings, str) else None,
         view=view_name(key) if create_view else None,
     )
@@ -265,34 +296,13 @@ def _find_duplicate_conflicts(samples, label_field, key, threshold, method,
     method_obj.register_run(samples, rkey, cleanup=False)
     try:
         ids, labels = samples.values(["id", f"{label_field}.label"])
-        index_of = {sid: i for i, sid in enumerate(ids)}
-        pairs = []
-        distance = np.full(len(ids), np.inf)
-        if exact:
-            hashes = fb.compute_exact_duplicates(samples, progress=progress)
-            for first, others in hashes.items():
-                pairs.extend((index_of[first], index_of[o]) for o in others)
-        vectors = _vectors(samples, method, embeddings, image_size, ids)
-        if vectors is not None and len(ids) >= 2:
-            # the brain centres vectors in place: hand it a copy
-            index = fb.compute_similarity(
-                samples, embeddings=vectors.copy(), backend="sklearn",
-                metric="cosine", progress=progress,
-            )
-            fb.compute_near_duplicates(
-                samples, threshold=threshold, similarity_index=index,
-                progress=progress,
-            )
-            for first, dups in (index.neighbors_map or {}).items():
-                pairs.extend((index_of[first], index_of[d]) for d, _ in dups)
-            distance = conflict_distances(vectors, labels)
-        comp = group_pairs(len(ids), pairs)
+        found = _search(samples, ids, labels, method, threshold, ratio,
+                        embeddings, exact, image_size, progress)
+        comp = group_pairs(len(ids), found["pairs"])
         groups, num_dup = _conflict_groups(comp, labels)
-        # exact duplicates with another label are at distance 0
-        if exact:
-            _zero_exact(distance, labels, hashes, index_of)
-        groups = _order_groups(samples, key, ids, groups)
-        _write_fields(dataset, key, ids, groups, distance)
+        groups, certainty = _order_groups(samples, key, ids, groups,
+                                          found["certainty"])
+        _write_fields(dataset, key, ids, groups, found["distance"])
     except BaseException:
         if not existed:
             method_obj.delete_run(samples, rkey, cleanup=False)
@@ -301,8 +311,8 @@ def _find_duplicate_conflicts(samples, label_field, key, threshold, method,
     results = DuplicateConflictsResults(
         samples, config, rkey,
         groups=[[ids[i] for i in g] for g in groups],
-        num_duplicate_groups=num_dup, threshold=threshold,
-        backend=method_obj,
+        num_duplicate_groups=num_dup, threshold=found["threshold"],
+        ratio=config.ratio, certainty=certainty, backend=method_obj,
     )
     method_obj.save_run_results(samples, rkey, results)
     if create_view:
@@ -310,7 +320,8 @@ def _find_duplicate_conflicts(samples, label_field, key, threshold, method,
         dataset.save_view(
             view_name(key), view,
             description="duplicate images whose labels differ, one group "
-            "after another, highest curvature first within a group",
+            "after another (the finder's surest first), highest curvature "
+            "first within a group",
             overwrite=True,
         )
     logger.info(
@@ -320,9 +331,57 @@ def _find_duplicate_conflicts(samples, label_field, key, threshold, method,
     return results
 
 
-def _zero_exact(distance, labels, hashes, index_of):
+def _search(samples, ids, labels, method, threshold, ratio, embeddings,
+            exact, image_size, progress):
+    """The pairs to group, each sample's conflict distance and certainty
+    (higher = surer), and the threshold used, for one method."""
+    import fiftyone.brain as fb
+
+    n = len(ids)
+    index_of = {sid: i for i, sid in enumerate(ids)}
+    pairs, hashes = [], {}
+    distance = np.full(n, np.inf)
+    certainty = np.zeros(n)
+    if exact:
+        hashes = fb.compute_exact_duplicates(samples, progress=progress)
+        for first, others in hashes.items():
+            pairs.extend((index_of[first], index_of[o]) for o in others)
+    if method == "aligned" and n >= 2:
+        from .images import read_images
+
+        images, _, _, _ = read_images(samples.values("filepath"),
+                                      image_size=image_size)
+        near = find_near_duplicates(images, labels, threshold=threshold,
+                                    ratio=ratio)
+        pairs.extend(map(tuple, near.edges.tolist()))
+        distance, certainty = near.conflict, near.certainty
+        threshold = near.threshold
+    elif method in ("pixels", "embeddings") and n >= 2:
+        vectors = _vectors(samples, method, embeddings, image_size, ids)
+        # the brain centres vectors in place: hand it a copy
+        index = fb.compute_similarity(
+            samples, embeddings=vectors.copy(), backend="sklearn",
+            metric="cosine", progress=progress,
+        )
+        fb.compute_near_duplicates(
+            samples, threshold=threshold, similarity_index=index,
+            progress=progress,
+        )
+        for first, dups in (index.neighbors_map or {}).items():
+            pairs.extend((index_of[first], index_of[d]) for d, _ in dups)
+        distance = conflict_distances(vectors, labels)
+        with np.errstate(divide="ignore"):
+            certainty = threshold / np.maximum(distance, 1e-9)
+    if exact:
+        # exact duplicates with another label are at distance 0
+        _zero_exact(distance, certainty, labels, hashes, index_of)
+    return {"pairs": pairs, "distance": distance, "certainty": certainty,
+            "threshold": threshold}
+
+
+def _zero_exact(distance, certainty, labels, hashes, index_of):
     """Sets the conflict distance of byte-identical, differently labeled
-    samples to 0."""
+    samples to 0 (and their certainty to :data:`EXACT_CERTAINTY`)."""
     for first, others in hashes.items():
         members = [index_of[first]] + [index_of[o] for o in others]
         for i in members:
@@ -331,6 +390,7 @@ def _zero_exact(distance, labels, hashes, index_of):
             if any(labels[j] is not None and labels[j] != labels[i]
                    for j in members):
                 distance[i] = 0.0
+                certainty[i] = EXACT_CERTAINTY
 
 
 def _conflict_groups(comp, labels):
@@ -347,9 +407,11 @@ def _conflict_groups(comp, labels):
     return conflicts, len(dup)
 
 
-def _order_groups(samples, key, ids, groups):
-    """Groups ordered by their highest curvature (when field ``key``
-    exists), else by size; members by curvature, descending."""
+def _order_groups(samples, key, ids, groups, certainty):
+    """Groups ordered by how sure the finder is (the highest certainty of
+    a member), ties by highest curvature (when field ``key`` exists);
+    members by curvature, descending. Returns the ordered groups and
+    their certainties."""
     import fiftyone as fo
 
     field = samples.get_field_schema().get(key)
@@ -358,8 +420,14 @@ def _order_groups(samples, key, ids, groups):
         curv = np.array([-np.inf if v is None else v for v in values])
     else:
         curv = np.zeros(len(ids))
+    sure = np.nan_to_num(np.asarray(certainty, dtype=np.float64),
+                         posinf=EXACT_CERTAINTY)
     groups = [sorted(g, key=lambda i: (-curv[i], i)) for g in groups]
-    return sorted(groups, key=lambda g: (-curv[g[0]], -len(g), g[0]))
+    group_sure = [float(min(sure[g].max(), EXACT_CERTAINTY)) for g in groups]
+    order = sorted(range(len(groups)), key=lambda k: (
+        -group_sure[k], -curv[groups[k][0]], -len(groups[k]),
+        groups[k][0]))
+    return [groups[k] for k in order], [group_sure[k] for k in order]
 
 
 def _write_fields(dataset, key, ids, groups, distance):

@@ -13,7 +13,9 @@ def run_info(dataset, key):
 
     Returns:
         a dict with key, timestamp, label_field, classes, num_samples,
-        final_train_accuracy, fields, views, tracking
+        final_train_accuracy, fields, views, tracking, and duplicates (what
+        the run's duplicate search chose and found: method, threshold,
+        ratio, groups; None without one)
 
     Raises:
         ValueError: ``key`` is not a curvature run of ``dataset``
@@ -36,4 +38,15 @@ def run_info(dataset, key):
         "fields": config.output_fields(),
         "views": list(config.views),
         "tracking": dict(config.tracking),
+        "duplicates": duplicates_info(dataset, key),
     }
+
+
+def duplicates_info(dataset, key):
+    """What the duplicate search of run ``key`` chose and found (see
+    :meth:`DuplicateConflictsResults.summary`), or None."""
+    from .duplicate_runs import run_key
+
+    if run_key(key) not in dataset.list_brain_runs():
+        return None
+    return dataset.load_brain_results(run_key(key)).summary()
