@@ -66,6 +66,8 @@ def main():
     parser.add_argument("--data", choices=("digits", "cifar"),
                         default="digits")
     parser.add_argument("--noise", type=float, default=0.1)
+    parser.add_argument("--kind", choices=("symmetric", "asymmetric"),
+                        default="symmetric")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--per-class", type=int, default=500)
     parser.add_argument("--report", default=None)
@@ -84,7 +86,7 @@ def main():
             name, args.per_class, 0,
             os.path.join(default_cache_dir(), f"cifar10_{args.per_class}"))
     cmd = ["evaluate", dataset.name, "--label-field", "ground_truth",
-           "--noise", str(args.noise), "--seeds",
+           "--noise", str(args.noise), "--kind", args.kind, "--seeds",
            *[str(s) for s in args.seeds], "--json"]
     if args.report:
         cmd += ["--report", args.report]
@@ -100,10 +102,12 @@ def main():
     out["benchmark_wall_seconds"] = round(wall, 1)
     out["command"] = "fiftyone-curvature " + " ".join(cmd)
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    path = os.path.join(HERE, "results", f"evaluate_{args.data}.json")
+    suffix = "" if args.kind == "symmetric" else f"_{args.kind}"
+    path = os.path.join(HERE, "results",
+                        f"evaluate_{args.data}{suffix}.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=1)
-    print(f"{len(dataset)} samples, noise {args.noise}, seeds "
+    print(f"{len(dataset)} samples, {args.kind} noise {args.noise}, seeds "
           f"{args.seeds}, {out['epochs']} epochs, model {out['model']}: "
           f"{wall:.0f} s\n")
     print(f"{'score':<16}{'AUROC':>16}{'AP':>16}{'FPR@95':>16}")
@@ -114,8 +118,26 @@ def main():
             for m in ("auroc", "ap", "fpr95")
         )
         print(f"{name:<16}{cells}")
+    review = out.get("review")
+    if review:
+        print("\nviews (mean over seeds): samples / flipped in it / "
+              "precision / recall of flips")
+        for name, v in review["views"].items():
+            print(f"  {name:<20}{v['size']:>8.0f}{v['positives']:>8.0f}"
+                  f"{_fmt(v['precision']):>8}{_fmt(v['recall']):>8}")
+        for name, v in review["likely_mislabeled_by"].items():
+            print(f"  likely_mislabeled by {name:<6} precision "
+                  f"{_fmt(v['precision'])}, recall {_fmt(v['recall'])}")
+        print(f"suggested label right on {_fmt(review['suggested_accuracy'])}"
+              f" of the flipped; estimated wrong labels "
+              f"{review['estimated_errors']:.0f} ({review['estimator']}) of "
+              f"{review['injected']:.0f} injected")
     print(f"\nsaved {path}")
     return 0
+
+
+def _fmt(value):
+    return "-" if value is None else f"{value:.2f}"
 
 
 if __name__ == "__main__":

@@ -22,6 +22,8 @@ Public API (heavy modules are imported on first use):
   scores against known corrupted samples
 - :func:`evaluate_corruption`: inject known label noise, train, and measure
   how well curvature and every training-dynamics score find it (a run)
+- :func:`relabel`: a copy of the label field with a run's suggested labels
+  applied to its likely-mislabeled samples (or any others)
 - :func:`compare_scores` / :func:`import_reference`: compare a score field
   with reference memorization scores imported from .npy / .npz / .csv
 - :func:`find_duplicate_conflicts`: groups of exact / near-duplicate images
@@ -50,6 +52,7 @@ _LAZY = {
     "CurvatureResults": "sdk.runs",
     "evaluate_corruption": "sdk.evaluation",
     "CorruptionEvaluationResults": "sdk.evaluation_runs",
+    "relabel": "sdk.relabel",
     "compare_scores": "sdk.reference",
     "import_reference": "sdk.reference",
     "find_duplicate_conflicts": "sdk.duplicates",

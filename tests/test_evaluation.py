@@ -186,6 +186,30 @@ def test_results_shapes_metrics_and_seeds(evaluated):
     assert d["num_corrupted"] == [24, 24] and d["n"] == 240
 
 
+def test_review_of_the_views(evaluated):
+    dataset, results, *_ = evaluated
+    review = results.review_summary()
+    assert set(review["views"]) == {"top_memorized", "likely_mislabeled",
+                                    "long_tail"}
+    assert review["injected"] == 24
+    for per_seed, corrupted in zip(results.reviews, results.corrupted):
+        mis = per_seed["views"]["likely_mislabeled"]
+        assert mis["size"] == per_seed["estimated_errors"]
+        assert mis["recall"] == pytest.approx(
+            mis["positives"] / corrupted.sum())
+        assert per_seed["views"]["top_memorized"]["size"] == 100
+        assert set(per_seed["likely_mislabeled_by"]) == {
+            "curvature", "csl", "aum"}
+    # even five epochs of digits suggest the true label for most flips
+    assert review["suggested_accuracy"] > 0.5
+    text = results.review_table()
+    assert "ev_likely_mislabeled" in text and "suggested label" in text
+    assert results.to_summary_dict()["review"] == review
+    # stored with the run
+    loaded = dataset.load_brain_results("ev")
+    assert loaded.review_summary() == review
+
+
 def test_progress_events_cover_both_seeds(evaluated):
     events = evaluated[4]
     epochs = [e for e in events if e["phase"] == "epoch"]

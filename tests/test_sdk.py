@@ -12,7 +12,8 @@ from fiftyone_curvature.sdk.runs import Curvature, CurvatureResults
 
 EPOCHS = 3
 OUTPUTS = ["curvature", "curvature_epochs", "curvature_percentile",
-           "curvature_prediction"] + [f"curvature_{s}" for s in SCORES]
+           "curvature_prediction", "curvature_suggested_label",
+           "curvature_memorization"] + [f"curvature_{s}" for s in SCORES]
 
 
 def _labels(dataset, field="label"):
@@ -87,7 +88,7 @@ def test_run_record_round_trip(run):
 
 
 def test_saved_views(run):
-    dataset, _, _, _ = run
+    dataset, results, _, _ = run
     names = ["curvature_top_memorized", "curvature_likely_mislabeled",
              "curvature_long_tail"]
     assert set(names) <= set(dataset.list_saved_views())
@@ -97,12 +98,16 @@ def test_saved_views(run):
     assert values == sorted(values, reverse=True)
     mis = dataset.load_saved_view("curvature_likely_mislabeled")
     tail = dataset.load_saved_view("curvature_long_tail")
-    high = dataset.match(F("curvature_percentile") >= 0.8)
-    assert len(mis) + len(tail) == len(high) > 0
+    # mislabeled: the suggested label differs; as many as estimated wrong
+    assert len(mis) == results.label_review["estimated_errors"]
     for sample in mis:
-        assert sample.curvature_prediction.label != sample.label.label
+        assert sample.curvature_suggested_label.label != sample.label.label
+    # long tail: highly memorized and the suggested label agrees
+    high = dataset.match(F("curvature_memorization") >= 0.8)
+    assert 0 < len(tail) <= len(high)
     for sample in tail:
-        assert sample.curvature_prediction.label == sample.label.label
+        assert sample.curvature_suggested_label.label == sample.label.label
+        assert sample.curvature_memorization >= 0.8
 
 
 def test_brain_methods_run_on_prediction(run):

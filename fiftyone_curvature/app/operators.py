@@ -90,6 +90,15 @@ class ComputeCurvature(TrainingOperator):
 
         return compute_curvature
 
+    def done_message(self, results):
+        config = results.config
+        estimate = results.label_review.get("estimated_errors")
+        return (f"Done: run {config.curvature_field!r} scored "
+                f"{results.num_samples} samples, wrote "
+                f"{len(config.output_fields())} fields and "
+                f"{len(config.views)} saved views; estimated wrong labels: "
+                f"{estimate}")
+
     def __call__(
         self,
         sample_collection,
@@ -243,6 +252,8 @@ class GetCurvatureInfo(foo.Operator):
         outputs.list("views", types.String(), label="Saved views")
         outputs.obj("tracking", label="Training and scoring config",
                     view=types.JSONView())
+        outputs.obj("label_review", label="Estimated wrong labels and "
+                    "suggested labels", view=types.JSONView())
         outputs.obj("duplicates", label="Duplicate search (method, "
                     "threshold, ratio, groups)", view=types.JSONView())
         return types.Property(outputs,
@@ -329,8 +340,8 @@ class TagForRelabel(foo.Operator):
         scope.add_choice("all", label="All samples of the run")
         scope.add_choice(
             "likely_mislabeled", label="Likely mislabeled only",
-            description="high curvature and the network disagrees with "
-            "the label",
+            description="the run's likely-mislabeled view: highly "
+            "memorized and the suggested label differs",
         )
         inputs.enum("scope", scope.values(), default="all", label="Among",
                     view=scope)
@@ -405,10 +416,81 @@ def _relabel_view(dataset, key, params):
                      "('top_k', 'percentile')")
 
 
+# --------------------------------------------------------------------------
+# relabel
+
+
+class Relabel(foo.Operator):
+    """Copies the label field to a new field with the run's suggested
+    labels applied to chosen samples (the label field is never edited)."""
+
+    @property
+    def config(self):
+        return foo.OperatorConfig(
+            name="relabel",
+            label="Curvature: copy labels with the suggested ones applied",
+            dynamic=True,
+        )
+
+    def resolve_input(self, ctx):
+        inputs = types.Object()
+        key = _run_key_input(ctx, inputs)
+        if key is None:
+            return types.Property(inputs)
+        label_field = ctx.dataset.get_brain_info(key).config.label_field
+        inputs.str("new_field", default=f"{label_field}_relabeled",
+                   required=True, label="New field",
+                   description=f"A copy of {label_field!r} (never edited) "
+                   "with the suggested labels applied")
+        target = types.RadioGroup()
+        target.add_choice("likely_mislabeled", label="Likely mislabeled",
+                          description="the run's likely-mislabeled view")
+        if ctx.selected:
+            target.add_choice("selected", label="Selected samples",
+                              description=f"{len(ctx.selected)} selected")
+        target.add_choice("view", label="Current view",
+                          description="every sample of the current view")
+        inputs.enum("target", target.values(), default="likely_mislabeled",
+                    label="Apply to", view=target)
+        return types.Property(inputs, view=types.View(
+            label="Relabel with the suggested labels"))
+
+    def execute(self, ctx):
+        from ..sdk.relabel import relabel
+
+        target = ctx.params.get("target") or "likely_mislabeled"
+        if target == "selected":
+            target = list(ctx.selected)
+        elif target == "view":
+            target = ctx.view
+        changed = relabel(ctx.dataset, ctx.params["key"],
+                          ctx.params["new_field"], target=target)
+        ctx.ops.reload_dataset()
+        message = (f"{ctx.params['new_field']}: {changed} label(s) differ "
+                   "from the original field")
+        ctx.ops.notify(message, variant="success")
+        return {"new_field": ctx.params["new_field"], "changed": changed}
+
+    def resolve_output(self, ctx):
+        outputs = types.Object()
+        outputs.str("new_field", label="New field")
+        outputs.int("changed", label="Labels that differ from the original")
+        return types.Property(outputs)
+
+    def __call__(self, sample_collection, key, new_field,
+                 target="likely_mislabeled"):
+        """Runs the operator from Python (``target``: "likely_mislabeled",
+        "view" for ``sample_collection``, or "selected")."""
+        return execute_on_view(self, sample_collection,
+                               {"key": key, "new_field": new_field,
+                                "target": target})
+
+
 OPERATORS = (
     ComputeCurvature,
     LoadCurvatureView,
     GetCurvatureInfo,
     DeleteCurvatureRun,
     TagForRelabel,
+    Relabel,
 )

@@ -105,3 +105,59 @@ def demo_scores(dataset, key="curvature"):
         )
         scores[name] = suspicion(name, values)
     return score_table(flipped, scores)
+
+
+def demo_views(dataset, key="curvature"):
+    """How well the saved views of a demo run find the ``flipped`` samples,
+    read back from the dataset as a user would.
+
+    Returns:
+        a dict with ``views`` (saved view name -> ``{"size", "positives",
+        "precision", "recall"}``), ``suggested_accuracy`` (suggested label
+        == ``ground_truth`` on the flipped samples), ``estimated_errors``
+        and ``injected``
+    """
+    import numpy as np
+
+    from ..engine.metrics import view_quality
+
+    ids = dataset.values("id")
+    flipped = np.array(dataset.values("flipped"), bool)
+    row = {sid: i for i, sid in enumerate(ids)}
+    views = {}
+    for name in dataset.get_brain_info(key).config.views:
+        members = np.zeros(len(ids), bool)
+        members[[row[i] for i in
+                 dataset.load_saved_view(name).values("id")]] = True
+        views[name] = view_quality(members, flipped)
+    suggested, truth = dataset.values(
+        [f"{key}_suggested_label.label", "ground_truth.label"])
+    hits = [s == t for s, t, f in zip(suggested, truth, flipped) if f]
+    review = dataset.load_brain_results(key).label_review
+    return {
+        "views": views,
+        "suggested_accuracy": float(np.mean(hits)) if hits else None,
+        "estimated_errors": review.get("estimated_errors"),
+        "injected": int(flipped.sum()),
+    }
+
+
+def format_view_table(review):
+    """The rows of :func:`demo_views` (or an evaluation's review) as text."""
+    def fmt(v):
+        return "-" if v is None else f"{v:.2f}"
+
+    rows = [("view", "samples", "flipped in it", "precision",
+             "recall of flips")]
+    for name, v in review["views"].items():
+        rows.append((name, f"{v['size']:.0f}", f"{v['positives']:.0f}",
+                     fmt(v["precision"]), fmt(v["recall"])))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths))
+             for r in rows]
+    lines.append(
+        f"  suggested label = true label on "
+        f"{fmt(review['suggested_accuracy'])} of the flipped samples; "
+        f"estimated wrong labels {review['estimated_errors']} (flipped: "
+        f"{review['injected']})")
+    return "\n".join(lines)

@@ -307,7 +307,9 @@ def _print_views(dataset_name, names):
 
 def _demo(args):
     from ..sdk.compute import compute_curvature
-    from .demo import demo_scores, make_digits_dataset
+    from .demo import (
+        demo_scores, demo_views, format_view_table, make_digits_dataset,
+    )
 
     t0 = time.perf_counter()
     dataset = make_digits_dataset(
@@ -319,6 +321,7 @@ def _demo(args):
         progress=not args.json, **_tracking_kwargs(args),
     )
     table = demo_scores(dataset)
+    review = demo_views(dataset)
     seconds = time.perf_counter() - t0
     views = list(results.config.views)
     report = _write_report(dataset, "curvature", args.report,
@@ -333,6 +336,7 @@ def _demo(args):
             "seconds": round(seconds, 2),
             "dataset": dataset.name,
             "views": views,
+            "view_review": review,
             "report": report,
         }
     n_flip = int(sum(dataset.values("flipped")))
@@ -353,6 +357,9 @@ def _demo(args):
           "aum and dm_confidence are negated: low = suspicious. "
           "dm_variability measures ambiguity, not mislabeling: labels the "
           "network never learns vary little, so it ranks them LOW.)\n")
+    print("What the saved views hold:\n")
+    print(format_view_table(review))
+    print()
     _print_views(dataset.name, views)
     if report:
         print(f"Report: {report}")
@@ -419,6 +426,9 @@ def _evaluate(args):
     print(results.table())
     print("\n(mean ± std over seeds; every score oriented higher = more "
           "suspicious; P@k = precision = recall at k = number flipped)")
+    if results.reviews:
+        print("\nWhat the views would hold (mean over seeds):\n")
+        print(results.review_table())
     epochs = results.epoch_auroc_summary()
     if epochs["epochs"]:
         print("Curvature AUROC per scored epoch: " + ", ".join(

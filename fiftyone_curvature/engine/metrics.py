@@ -265,3 +265,26 @@ def summarize(metrics, names=None):
             out[name][metric] = {"mean": mean, "std": std,
                                  "values": list(values)}
     return out
+
+
+def view_quality(members, is_positive):
+    """How well a set of samples (a view) finds the positives.
+
+    Args:
+        members: (N,) bool, True for a sample in the view
+        is_positive: (N,) bool, e.g. True for a flipped label
+
+    Returns:
+        a dict with ``size``, ``positives`` (positives in the view),
+        ``precision`` (None for an empty view) and ``recall`` (None
+        without positives)
+    """
+    m = np.asarray(members, dtype=bool)
+    y = np.asarray(is_positive, dtype=bool)
+    hits = int((m & y).sum())
+    return {
+        "size": int(m.sum()),
+        "positives": hits,
+        "precision": hits / int(m.sum()) if m.any() else None,
+        "recall": hits / int(y.sum()) if y.any() else None,
+    }

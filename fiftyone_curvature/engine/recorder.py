@@ -13,9 +13,16 @@ class Recorder:
       likely memorized)
     - ``el2n`` (N,), at the EL2N epoch
     - ``curvature_probes`` (N, E_s, P) when probes are kept
+    - ``train_probs`` (N, E, K) float16 training-pass softmax (what the
+      suggested labels average), or, when that would exceed
+      :data:`PROBS_BYTES_LIMIT`, ``train_probs_sum`` (N, K) float64 summed
+      over all epochs
     """
 
-    def __init__(self, n, cfg, num_probes_kept):
+    #: largest (N, E, K) float16 record of per-epoch probabilities kept
+    PROBS_BYTES_LIMIT = 1 << 30
+
+    def __init__(self, n, cfg, num_probes_kept, num_classes):
         e, es = cfg.epochs, len(cfg.scored_epochs())
         nan = np.float32("nan")
         self.arrays = {
@@ -32,6 +39,18 @@ class Recorder:
             self.arrays["curvature_probes"] = np.full(
                 (n, es, num_probes_kept), nan, np.float32
             )
+        if 2 * n * e * num_classes <= self.PROBS_BYTES_LIMIT:
+            self.arrays["train_probs"] = np.zeros((n, e, num_classes),
+                                                  np.float16)
+        else:
+            self.arrays["train_probs_sum"] = np.zeros((n, num_classes))
+
+    def train_probs(self, epochs_done):
+        """(N, E, K) per-epoch probabilities of the first ``epochs_done``
+        epochs, or the (N, K) mean over them when only sums are kept."""
+        if "train_probs" in self.arrays:
+            return self.arrays["train_probs"][:, :epochs_done]
+        return self.arrays["train_probs_sum"] / max(epochs_done, 1)
 
     def record_logits(self, prefix, col, idx, logits, y):
         """Records loss and p(label) (and, for ``"train"``, margin and
@@ -50,6 +69,11 @@ class Recorder:
         self.arrays[f"{prefix}_loss"][idx, col] = (-logp_y).cpu().numpy()
         self.arrays[f"{prefix}_prob"][idx, col] = logp_y.exp().cpu().numpy()
         if prefix == "train":
+            probs = logp.exp().cpu().numpy()
+            if "train_probs" in self.arrays:
+                self.arrays["train_probs"][idx, col] = probs
+            else:
+                self.arrays["train_probs_sum"][idx] += probs
             other = logits.scatter(1, y[:, None], float("-inf"))
             margin = logits.gather(1, y[:, None])[:, 0] - other.max(1).values
             self.arrays["train_margin"][idx, col] = margin.cpu().numpy()

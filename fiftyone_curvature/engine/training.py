@@ -17,6 +17,7 @@ from .checkpoint import (
 from .config import TrackingConfig
 from .curvature import aggregate_epochs, curvature_batch
 from .dynamics import dynamics_scores, el2n
+from .labels import review_labels
 from .models import auto_model_name, build_model
 from .recorder import Recorder
 from .source import (
@@ -64,6 +65,10 @@ class TrackingResult:
         logits: (N, K) eval-mode logits of the final model
         embeddings: (N, D) penultimate features of the final model, or None
         history: one dict per epoch (loss, accuracy, lr, seconds)
+        label_review: a
+            :class:`fiftyone_curvature.engine.labels.LabelReview`:
+            suggested labels (what the network predicted before it
+            memorized) and the estimated number of wrong labels
         normalization: per-channel ``{"mean": [...], "std": [...]}``
         train_seconds / score_seconds: wall time of each phase
         model: the trained torch module (not serialised)
@@ -84,6 +89,7 @@ class TrackingResult:
     train_seconds: float
     score_seconds: float
     model: object = None
+    label_review: object = None
 
     @property
     def predictions(self):
@@ -232,6 +238,7 @@ def resolve_auto(cfg, x, device):
         augment=(image_size >= 16 if cfg.augment == "auto" else cfg.augment),
         amp=(device.type == "cuda" if cfg.amp == "auto" else cfg.amp),
         el2n_epoch=cfg.resolved_el2n_epoch(),
+        device=str(device),
     )
 
 
@@ -273,7 +280,8 @@ class _Run:
         self.aug_gen = torch.Generator().manual_seed(self.cfg.seed + 2)
         self.scored = self.cfg.scored_epochs()
         self.rec = Recorder(self.n, self.cfg, self.cfg.probes
-                            if self.cfg.record_probes else 0)
+                            if self.cfg.record_probes else 0,
+                            num_classes)
         self.history = []
         self.start_epoch = 0
         self.timings = {"train": 0.0, "score": 0.0}
@@ -506,4 +514,9 @@ class _Run:
             train_seconds=self.timings["train"],
             score_seconds=self.timings["score"],
             model=self.model,
+            label_review=review_labels(
+                self.rec.train_probs(epochs_done),
+                [h["train_accuracy"] for h in self.history[:epochs_done]],
+                scores["aum"], yn, np.exp(logp),
+            ),
         )

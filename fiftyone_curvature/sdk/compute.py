@@ -10,7 +10,9 @@ from .duplicates import resolve_duplicates_option
 from .images import validate_label_field
 from .options import check_samples
 from .progress import Progress
-from .runs import Curvature, check_run_key, output_fields
+from .runs import (
+    Curvature, check_run_key, create_indexes, delete_outputs, output_fields,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ def compute_curvature(
     checkpoint_dir=None,
     progress=None,
     duplicates=False,
+    rank_by="curvature",
     **kwargs,
 ):
     """Trains a classifier on a collection and scores every sample by the
@@ -55,13 +58,24 @@ def compute_curvature(
     - ``key_prediction``: fo.Classification of the final network with
       confidence and logits (fiftyone-brain's ``compute_mistakenness`` and
       ``compute_hardness`` run on it unchanged)
+    - ``key_suggested_label``: fo.Classification, what the network
+      predicted before it memorized: the class of highest mean training
+      probability over the epochs before it started fitting noise
+      (confidence = that mean probability); relabeling uses it
+    - ``key_memorization``: (float in [0, 1]) percentile of the
+      ``rank_by`` score, 1 = most memorized; the saved views rank by it
     - ``key_<score>`` for each training-dynamics score of
       :data:`fiftyone_curvature.dynamics.SCORES` (csl, final_loss,
       in_confidence, aum, forgetting, dm_confidence, dm_variability, el2n),
       each in its own direction (aum and dm_confidence: LOW = suspicious)
 
-    Saved views (``<key>_top_memorized``, ``<key>_likely_mislabeled``,
-    ``<key>_long_tail``): see :func:`fiftyone_curvature.views.build_views`.
+    Saved views: ``<key>_top_memorized`` (the most memorized samples),
+    ``<key>_likely_mislabeled`` (suggested label differs from the label,
+    among the most memorized; as many samples as the run estimated wrong
+    labels) and ``<key>_long_tail`` (highly memorized, suggested label
+    agrees: rare or atypical, correctly labelled); see
+    :func:`fiftyone_curvature.sdk.views.build_views`. The estimated number
+    of wrong labels is ``results.label_review["estimated_errors"]``.
 
     Args:
         samples: a dataset or view of images with an fo.Classification
@@ -109,6 +123,10 @@ def compute_curvature(
             ``key_duplicate_distance`` and the view
             ``key_duplicate_conflicts`` (groups together, highest
             curvature first), recorded as the brain run ``key_duplicates``
+        rank_by ("curvature"): what "memorized" means for the views:
+            ``"curvature"`` or a training-dynamics score of
+            :data:`fiftyone_curvature.engine.dynamics.SCORES` (e.g.
+            ``"csl"``, ``"aum"``; each taken in its suspicious direction)
         **kwargs: any other :class:`fiftyone_curvature.TrackingConfig` field
 
     Returns:
@@ -128,6 +146,7 @@ def compute_curvature(
         score_every=score_every, device=device, seed=seed, **kwargs,
     )
     thresholds = cv_views.resolve_thresholds(thresholds)
+    check_rank_by(rank_by)
     check_samples(samples)
     validate_label_field(samples, label_field)
     validate_key(samples, label_field, curvature_field)
@@ -138,8 +157,17 @@ def compute_curvature(
     return _compute_curvature(
         samples, label_field, curvature_field, classes, image_size,
         tracking, thresholds, create_views, checkpoint_dir, progress,
-        dup_options,
+        dup_options, rank_by,
     )
+
+
+def check_rank_by(rank_by):
+    """Raises ValueError unless ``rank_by`` names curvature or a
+    training-dynamics score."""
+    valid = ("curvature",) + tuple(SCORES)
+    if rank_by not in valid:
+        raise ValueError(f"Unknown rank_by {rank_by!r}; valid ones are "
+                         f"{valid}")
 
 
 def validate_key(samples, label_field, key):
@@ -151,7 +179,7 @@ def validate_key(samples, label_field, key):
 
 def _compute_curvature(samples, label_field, key, classes, image_size,
                        tracking, thresholds, create_views, checkpoint_dir,
-                       progress, dup_options=None):
+                       progress, dup_options=None, rank_by="curvature"):
     from ..engine.training import train_and_track
     from .fields import write_run_fields
     from .images import prepare_data
@@ -167,6 +195,7 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
         thresholds=thresholds,
         score_names=list(SCORES),
         views=cv_views.view_names(key) if create_views else [],
+        rank_by=rank_by,
     )
     method = config.build()
     existed = key in dataset.list_brain_runs()
@@ -192,7 +221,8 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
                 checkpoint_dir=checkpoint_dir, progress=reporter.on_epoch,
             )
             reporter.on_phase("write")
-            write_run_fields(dataset, key, prepared, result)
+            write_run_fields(dataset, key, prepared, result, rank_by)
+            create_indexes(dataset, key)
             if dup_options is not None:
                 from .duplicates import run_from_curvature
 
@@ -202,22 +232,22 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
         if not existed:
             # a new key's output fields did not exist before (validated):
             # remove what a failed write may have left, then the record
-            schema = dataset.get_field_schema()
-            partial = [f for f in config.output_fields() if f in schema]
-            if partial:
-                dataset.delete_sample_fields(partial, error_level=1)
+            delete_outputs(dataset, config.output_fields(), [])
             method.delete_run(samples, key, cleanup=False)
         raise
 
     config.classes = prepared.classes
     config.tracking = result.config
+    thresholds = dict(thresholds, mislabeled_cutoff=cv_views.mislabeled_cutoff(
+        result, prepared.targets, rank_by))
+    config.thresholds = thresholds
     method.update_run_config(samples, key, config)
     results = CurvatureResults(
         samples,
         config,
         key,
         backend=method,
-        **result_kwargs(prepared, result),
+        **result_kwargs(prepared, result, rank_by),
     )
     method.save_run_results(samples, key, results)
     # views of a replaced run that this run does not recreate

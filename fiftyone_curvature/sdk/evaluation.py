@@ -18,7 +18,7 @@ from .evaluation_runs import (
 from .images import validate_label_field
 from .options import check_samples, check_scoring, check_seeds
 from .progress import Progress
-from .runs import check_run_key, result_kwargs
+from .runs import check_run_key, create_indexes, result_kwargs
 
 logger = logging.getLogger(__name__)
 
@@ -165,6 +165,7 @@ def _evaluate_corruption(samples, label_field, noise, kind, seeds, key,
             first = per_seed[0]
             write_run_fields(dataset, key, prepared, first["result"])
             _write_eval_fields(dataset, key, prepared, first)
+            create_indexes(dataset, key)
     except BaseException:
         if not existed:
             method.delete_run(samples, key, cleanup=False)
@@ -205,7 +206,8 @@ def _train_seeds(prepared, noise, kind, seeds, mapping, tracking, reporter):
         )
         seconds = time.perf_counter() - start
         per_seed.append(_seed_record(result, noisy, corrupted, used,
-                                     prepared.classes, seconds))
+                                     prepared.classes, seconds,
+                                     prepared.targets))
     return per_seed
 
 
@@ -236,6 +238,7 @@ def _make_results(samples, config, key, seeds, prepared, per_seed, method):
                              dtype=np.float64),
         mappings=[r["mapping"] for r in per_seed],
         seed_seconds=[r["seconds"] for r in per_seed],
+        reviews=[r["review"] for r in per_seed],
         backend=method,
         **result_kwargs(prepared, result),
     )
@@ -257,7 +260,70 @@ def _mapping_indices(mapping, classes):
     return {index[s]: index[d] for s, d in dict(mapping).items()}
 
 
-def _seed_record(result, noisy, corrupted, used, classes, seconds):
+def view_review(result, given, clean, corrupted, rank_by="curvature",
+                thresholds=None):
+    """How far to trust a run's views: each view's precision and recall of
+    the corrupted samples, the suggested labels' accuracy on them, and the
+    estimated vs true number of wrong labels.
+
+    Args:
+        result: the engine's TrackingResult of the run on ``given``
+        given: (N,) int labels trained on
+        clean: (N,) int true labels
+        corrupted: (N,) bool, given != true
+        rank_by ("curvature"): the score the views rank by
+        thresholds (None): the views' thresholds (None: the defaults)
+
+    Returns:
+        a dict with ``views`` (name -> :func:`view_quality` dict),
+        ``likely_mislabeled_by`` (the likely-mislabeled view ranked by
+        curvature, CSL or AUM instead),
+        ``suggested_accuracy`` (on the corrupted samples),
+        ``estimated_errors``, ``confident_joint_errors``, ``injected`` and
+        ``fitting_window``
+    """
+    from ..engine.labels import percentile_rank
+    from ..engine.metrics import view_quality
+    from .fields import ranking_score
+    from .views import resolve_thresholds
+
+    thresholds = resolve_thresholds(thresholds)
+    review = result.label_review
+    given, clean = np.asarray(given), np.asarray(clean)
+    corrupted = np.asarray(corrupted, dtype=bool)
+    memorization = percentile_rank(ranking_score(result, rank_by))
+    top = np.zeros(len(given), bool)
+    top[np.argsort(-memorization, kind="stable")[: thresholds["top_k"]]] = (
+        True)
+    agrees = review.suggested == given
+    members = {
+        "top_memorized": top,
+        "likely_mislabeled": review.likely_mislabeled(memorization, given),
+        "long_tail": agrees & (memorization
+                               >= thresholds["high_percentile"]),
+    }
+    by_score = {}
+    for name in ("curvature", "csl", "aum"):
+        rank = percentile_rank(ranking_score(result, name))
+        by_score[name] = view_quality(
+            review.likely_mislabeled(rank, given), corrupted)
+    return {
+        "views": {name: view_quality(m, corrupted)
+                  for name, m in members.items()},
+        "likely_mislabeled_by": by_score,
+        "suggested_accuracy": (
+            float(np.mean(review.suggested[corrupted] == clean[corrupted]))
+            if corrupted.any() else None),
+        "estimated_errors": int(review.estimated_errors),
+        "estimator": review.estimator,
+        "aum_mixture_errors": int(review.aum_mixture_errors),
+        "confident_joint_errors": int(review.confident_joint_errors),
+        "injected": int(corrupted.sum()),
+        "fitting_window": int(review.window),
+    }
+
+
+def _seed_record(result, noisy, corrupted, used, classes, seconds, clean):
     scores = {"curvature": np.asarray(result.curvature, np.float64)}
     for name in SCORES:
         scores[name] = np.asarray(result.scores[name], np.float64)
@@ -281,6 +347,7 @@ def _seed_record(result, noisy, corrupted, used, classes, seconds):
             if used is not None else None
         ),
         "seconds": seconds,
+        "review": view_review(result, noisy, clean, corrupted),
     }
 
 

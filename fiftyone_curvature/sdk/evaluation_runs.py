@@ -10,7 +10,8 @@ import fiftyone.core.utils as fou
 
 from ..engine.dynamics import SCORES, suspicion
 from ..engine.metrics import (
-    CURVE_POINTS, format_summary_table, pr_on_grid, roc_on_grid, summarize,
+    CURVE_POINTS, format_summary_table, mean_std, pr_on_grid, roc_on_grid,
+    summarize,
 )
 from . import runs as cv_runs
 
@@ -112,6 +113,10 @@ class CorruptionEvaluationResults(cv_runs.CurvatureResults):
         mappings: per seed, the asymmetric mapping used (class name ->
             class name) or None
         seed_seconds: per seed, wall time of training + scoring
+        reviews (None): per seed, how far the views can be trusted (see
+            :func:`fiftyone_curvature.sdk.evaluation.view_review`): each
+            view's precision / recall of the flipped labels, the suggested
+            labels' accuracy on them, estimated vs injected error count
         **kwargs: see :class:`fiftyone_curvature.runs.CurvatureResults`
     """
 
@@ -132,6 +137,7 @@ class CorruptionEvaluationResults(cv_runs.CurvatureResults):
         epoch_auroc,
         mappings=None,
         seed_seconds=None,
+        reviews=None,
         **kwargs,
     ):
         super().__init__(samples, config, brain_key, **kwargs)
@@ -148,6 +154,7 @@ class CorruptionEvaluationResults(cv_runs.CurvatureResults):
         self.mappings = list(mappings) if mappings else [None] * len(
             self.seeds)
         self.seed_seconds = list(seed_seconds or [])
+        self.reviews = list(reviews or [])
 
     @property
     def score_names(self):
@@ -220,6 +227,75 @@ class CorruptionEvaluationResults(cv_runs.CurvatureResults):
             "std": np.nanstd(a, axis=0).tolist() if a.size else [],
         }
 
+    def review_summary(self):
+        """The views' precision / recall of the flipped labels, suggested
+        label accuracy and estimated vs injected errors, as mean (and std)
+        over seeds.
+
+        Returns:
+            a dict with ``views`` (name -> ``{"size", "positives",
+            "precision", "recall"}`` means), ``suggested_accuracy``,
+            ``estimated_errors``, ``confident_joint_errors``, ``injected``
+            (means), or None for a run recorded before these existed
+        """
+        if not self.reviews:
+            return None
+
+        def mean(values):
+            m, _ = mean_std(values)
+            return m
+
+        first = self.reviews[0]
+        return {
+            "views": {
+                name: {k: mean([r["views"][name][k] for r in self.reviews])
+                       for k in first["views"][name]}
+                for name in first["views"]
+            },
+            "likely_mislabeled_by": {
+                name: {k: mean([r["likely_mislabeled_by"][name][k]
+                                for r in self.reviews])
+                       for k in first["likely_mislabeled_by"][name]}
+                for name in first.get("likely_mislabeled_by", {})
+            },
+            "estimator": [r.get("estimator") for r in self.reviews],
+            **{k: mean([r[k] for r in self.reviews])
+               for k in ("suggested_accuracy", "estimated_errors",
+                         "aum_mixture_errors", "confident_joint_errors",
+                         "injected", "fitting_window")},
+        }
+
+    def review_table(self):
+        """:meth:`review_summary` as text: one row per view (samples,
+        flipped in it, precision, recall), then the suggested-label
+        accuracy and the error estimate."""
+        summary = self.review_summary()
+        if summary is None:
+            return ""
+        key = self.key
+        rows = [("view", "samples", "flipped in it", "precision",
+                 "recall of flips")]
+        for name, v in summary["views"].items():
+            rows.append((f"{key}_{name}", f"{v['size']:.0f}",
+                         f"{v['positives']:.0f}", _fmt(v["precision"]),
+                         _fmt(v["recall"])))
+        widths = [max(len(r[i]) for r in rows) for i in range(5)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths))
+                 for r in rows]
+        for name, v in summary["likely_mislabeled_by"].items():
+            lines.append(
+                f"likely_mislabeled ranked by {name}: precision "
+                f"{_fmt(v['precision'])}, recall {_fmt(v['recall'])}")
+        lines.append(
+            f"suggested label = true label on "
+            f"{_fmt(summary['suggested_accuracy'])} of the flipped samples; "
+            f"estimated wrong labels {summary['estimated_errors']:.0f} "
+            f"({', '.join(sorted(set(summary['estimator'])))}; injected "
+            f"{summary['injected']:.0f}; AUM mixture "
+            f"{summary['aum_mixture_errors']:.0f}, confident learning "
+            f"{summary['confident_joint_errors']:.0f})")
+        return "\n".join(lines)
+
     def to_summary_dict(self):
         """A JSON-able summary (what ``evaluate --json`` prints)."""
         return {
@@ -233,6 +309,7 @@ class CorruptionEvaluationResults(cv_runs.CurvatureResults):
             "epoch_auroc": self.epoch_auroc_summary(),
             "seconds": [float(s) for s in self.seed_seconds],
             "views": list(self.config.views),
+            "review": self.review_summary(),
         }
 
     def table(self, metrics=("auroc", "ap", "fpr95", "precision_at_k")):
@@ -273,8 +350,13 @@ class CorruptionEvaluationResults(cv_runs.CurvatureResults):
         }
         kwargs.update(seeds=d["seeds"], metrics=d["metrics"],
                       mappings=d.get("mappings"),
-                      seed_seconds=d.get("seed_seconds"))
+                      seed_seconds=d.get("seed_seconds"),
+                      reviews=d.get("reviews"))
         return kwargs
+
+
+def _fmt(value):
+    return "-" if value is None else f"{value:.2f}"
 
 
 def save_corrupted_view(samples, key):

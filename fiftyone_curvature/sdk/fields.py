@@ -16,6 +16,7 @@ import zlib
 import numpy as np
 
 from ..engine.dynamics import SCORES
+from ..engine.labels import percentile_rank as percentile_ranks
 
 
 @dataclasses.dataclass
@@ -133,18 +134,18 @@ def write_columns(dataset, sample_ids, columns):
     dataset._bulk_write(ops, ids=list(sample_ids))
 
 
-def percentile_ranks(values):
-    """(N,) ranks scaled to [0, 1]: 1 = highest value, ties averaged."""
-    from scipy.stats import rankdata
+def ranking_score(result, rank_by="curvature"):
+    """(N,) the score ``rank_by`` of an engine result oriented higher =
+    more likely memorized (curvature, or a training-dynamics score of
+    :data:`SCORES` with its direction applied)."""
+    from ..engine.dynamics import suspicion
 
-    values = np.asarray(values, dtype=np.float64)
-    if len(values) < 2:
-        return np.ones(len(values))
-    filled = np.where(np.isfinite(values), values, -np.inf)
-    return (rankdata(filled) - 1.0) / (len(values) - 1.0)
+    if rank_by == "curvature":
+        return np.asarray(result.curvature, dtype=np.float64)
+    return suspicion(rank_by, result.scores[rank_by])
 
 
-def write_run_fields(dataset, key, prepared, result):
+def write_run_fields(dataset, key, prepared, result, rank_by="curvature"):
     """Writes every per-sample field of a curvature run in one bulk write.
 
     Args:
@@ -154,6 +155,7 @@ def write_run_fields(dataset, key, prepared, result):
             trained on (sample ids and classes)
         result: the engine's
             :class:`fiftyone_curvature.engine.training.TrackingResult`
+        rank_by ("curvature"): the score ``key_memorization`` ranks
     """
     import fiftyone as fo
 
@@ -183,6 +185,22 @@ def write_run_fields(dataset, key, prepared, result):
         fo.EmbeddedDocumentField,
         "prediction of the final network (eval mode)",
         {"embedded_doc_type": fo.Classification}))
+    review = result.label_review
+    columns.append(Column(
+        f"{key}_suggested_label",
+        classification_docs(prepared.classes, review.suggested,
+                            review.confidence),
+        fo.EmbeddedDocumentField,
+        "what the network predicted before it memorized: the class of "
+        f"highest mean training probability over epochs 1-{review.window} "
+        "(confidence = that mean probability)",
+        {"embedded_doc_type": fo.Classification}))
+    columns.append(Column(
+        f"{key}_memorization",
+        [float(v) for v in percentile_ranks(ranking_score(result, rank_by))],
+        fo.FloatField,
+        f"rank of {rank_by} among the run's samples in [0, 1]; 1 = most "
+        "memorized (the saved views rank by it)"))
     for name, (higher, description) in SCORES.items():
         direction = ("higher = more suspicious" if higher
                      else "LOWER = more suspicious")

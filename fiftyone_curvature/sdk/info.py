@@ -13,7 +13,9 @@ def run_info(dataset, key):
 
     Returns:
         a dict with key, timestamp, label_field, classes, num_samples,
-        final_train_accuracy, fields, views, tracking, and duplicates (what
+        final_train_accuracy, fields, views, tracking, label_review (the
+        estimated number of wrong labels and how it was made), and
+        duplicates (what
         the run's duplicate search chose and found: method, threshold,
         ratio, groups; None without one)
 
@@ -34,12 +36,17 @@ def run_info(dataset, key):
         "label_field": config.label_field,
         "classes": config.classes,
         "num_samples": meta.get("num_samples"),
-        "final_train_accuracy": meta.get("final_train_accuracy"),
+        "final_train_accuracy": _rounded(meta.get("final_train_accuracy")),
         "fields": config.output_fields(),
         "views": list(config.views),
         "tracking": dict(config.tracking),
+        "label_review": dict(dataset.load_brain_results(key).label_review),
         "duplicates": duplicates_info(dataset, key),
     }
+
+
+def _rounded(value, digits=4):
+    return None if value is None else round(float(value), digits)
 
 
 def duplicates_info(dataset, key):

@@ -71,6 +71,7 @@ def _run_basics(results, key):
         "epoch_mean": np.nanmean(results.curvature_epochs, axis=0).tolist()
         if results.curvature_epochs.size else [],
         "seeds": list(getattr(results, "seeds", [])),
+        "label_review": dict(getattr(results, "label_review", {}) or {}),
     }
 
 
@@ -86,6 +87,7 @@ def _evaluation_data(results):
         "epoch_auroc": results.epoch_auroc_summary(),
         "noise": results.config.noise,
         "kind": results.config.kind,
+        "review": results.review_summary(),
     }
 
 
@@ -383,6 +385,33 @@ def _json_default(v):
     raise TypeError(f"not JSON serializable: {type(v)}")
 
 
+def _review_markdown(data):
+    """The views' precision / recall of the flips (evaluations) and the
+    run's estimate of its wrong labels, as markdown lines."""
+    lines = []
+    review = data.get("review")
+    if review:
+
+        def cell(v, digits=2):
+            return "-" if v is None else f"{v:.{digits}f}"
+
+        lines += ["", "| view | samples | flipped in it | precision | "
+                  "recall of flips |", "|---|---|---|---|---|"]
+        for name, v in review["views"].items():
+            lines.append(f"| {data['key']}_{name} | {cell(v['size'], 0)} | "
+                         f"{cell(v['positives'], 0)} | "
+                         f"{cell(v['precision'])} | {cell(v['recall'])} |")
+        lines += ["", f"Suggested label = true label on "
+                  f"{cell(review['suggested_accuracy'])} of the flipped "
+                  f"samples."]
+    estimate = (data.get("label_review") or {}).get("estimated_errors")
+    if estimate is not None:
+        lines += ["", f"Estimated wrong labels: {estimate}"
+                  + (f" (injected: {review['injected']:.0f})"
+                     if review else "") + "."]
+    return lines
+
+
 def _markdown(data, written):
     lines = [f"# Curvature report: {data['key']}", ""]
     n = len(data["sample_ids"])
@@ -406,6 +435,7 @@ def _markdown(data, written):
     else:
         lines.append(f"{n} samples; no known corrupted samples, so no "
                      "detection metrics.")
+    lines += _review_markdown(data)
     lines.append("")
     for name, path in written.items():
         if path.endswith(".png"):

@@ -24,7 +24,8 @@ def output_fields(key, score_names=None):
 
     Returns:
         a list of field names: ``key`` (mean curvature), ``key_epochs``,
-        ``key_percentile``, ``key_prediction`` and ``key_<score>``
+        ``key_percentile``, ``key_prediction``, ``key_suggested_label``,
+        ``key_memorization`` and ``key_<score>``
     """
     names = list(SCORES) if score_names is None else list(score_names)
     return [
@@ -32,14 +33,38 @@ def output_fields(key, score_names=None):
         f"{key}_epochs",
         f"{key}_percentile",
         f"{key}_prediction",
+        f"{key}_suggested_label",
+        f"{key}_memorization",
     ] + [f"{key}_{name}" for name in names]
 
 
+#: output suffixes of a run that get a database index, so that the App's
+#: sidebar shows a slider for them with Query Performance on
+INDEXED_SUFFIXES = ("", "_percentile", "_memorization")
+
+
+def indexed_fields(key):
+    """The fields of run ``key`` that are indexed (curvature and the two
+    percentiles)."""
+    return [f"{key}{suffix}" for suffix in INDEXED_SUFFIXES]
+
+
+def create_indexes(dataset, key):
+    """Indexes the run's main numeric fields (the App's sidebar filters
+    them with a slider only when they are indexed)."""
+    for field in indexed_fields(key):
+        dataset.create_index(field)
+
+
 def delete_outputs(dataset, fields, views):
-    """Deletes those of ``fields`` and saved ``views`` that exist (what a
-    run's cleanup removes)."""
+    """Deletes those of ``fields`` (with their indexes) and saved ``views``
+    that exist (what a run's cleanup removes)."""
     schema = dataset.get_field_schema()
     present = [f for f in fields if f in schema]
+    indexes = set(dataset.list_indexes())
+    for field in present:
+        if field in indexes:
+            dataset.drop_index(field)
     if present:
         dataset.delete_sample_fields(present, error_level=1)
     cv_views.delete_views(dataset, [v for v in views if v])
@@ -100,7 +125,10 @@ class CurvatureConfig(fob.BrainMethodConfig):
             :class:`fiftyone_curvature.config.TrackingConfig` as a dict
             (resolved, e.g. the model "auto" picked, once the run finished)
         thresholds (None): the saved views' thresholds, see
-            :func:`fiftyone_curvature.views.build_views`
+            :func:`fiftyone_curvature.sdk.views.build_views`
+        rank_by ("curvature"): the score whose percentile is the
+            ``key_memorization`` field the views rank by (curvature or a
+            training-dynamics score)
         score_names (None): the training-dynamics scores written
         views (None): the names of the saved views the run created
     """
@@ -115,9 +143,11 @@ class CurvatureConfig(fob.BrainMethodConfig):
         thresholds=None,
         score_names=None,
         views=None,
+        rank_by="curvature",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.rank_by = rank_by
         self.label_field = label_field
         self.curvature_field = curvature_field
         self.classes = classes
@@ -179,9 +209,14 @@ class Curvature(fob.BrainMethod):
                 f"Cannot rename {self._RUN_NOUN} {brain_key!r} to "
                 f"{new_brain_key!r}: fields {taken} already exist"
             )
+        indexes = set(dataset.list_indexes())
+        for field in old:
+            if field in indexes:
+                dataset.drop_index(field)
         dataset.rename_sample_fields(
             {o: n for o, n in zip(old, new) if o in schema}
         )
+        create_indexes(dataset, new_brain_key)
         had_views = bool(self.config.views)
         cv_views.delete_views(dataset, self.config.views)
         self.config.curvature_field = new_brain_key
@@ -215,6 +250,14 @@ class CurvatureResults(fob.BrainResults):
         image_size: the (H, W) the images were trained at
         normalization: per-channel mean/std of the inputs
         train_seconds / score_seconds: wall time of each phase
+        label_review (None): what the run estimated of its labels: a dict
+            with ``estimated_errors`` (number of wrong labels, from the AUM
+            mixture or confident learning, named by ``estimator``),
+            ``fitting_window`` (epochs the suggested labels average over),
+            ``aum_mixture_errors`` and ``confident_joint_errors`` (both
+            counts), ``rank_by``,
+            ``num_suggested_changes`` (samples whose suggested label
+            differs from theirs)
         backend (None): a :class:`Curvature`
     """
 
@@ -235,9 +278,11 @@ class CurvatureResults(fob.BrainResults):
         normalization=None,
         train_seconds=None,
         score_seconds=None,
+        label_review=None,
         backend=None,
     ):
         super().__init__(samples, config, brain_key, backend=backend)
+        self.label_review = dict(label_review or {})
         self.sample_ids = np.asarray(sample_ids, dtype=str)
         self.curvature = np.asarray(curvature, dtype=np.float64)
         self.curvature_epochs = np.asarray(curvature_epochs,
@@ -275,6 +320,7 @@ class CurvatureResults(fob.BrainResults):
             "final_train_accuracy": (
                 self.history[-1]["train_accuracy"] if self.history else None
             ),
+            "estimated_errors": self.label_review.get("estimated_errors"),
         }
 
     def attributes(self):
@@ -305,6 +351,7 @@ class CurvatureResults(fob.BrainResults):
             normalization=d.get("normalization"),
             train_seconds=d.get("train_seconds"),
             score_seconds=d.get("score_seconds"),
+            label_review=d.get("label_review"),
             **arrays,
         )
 
@@ -313,10 +360,22 @@ class CurvatureResults(fob.BrainResults):
         return cls(samples, config, brain_key, **cls.stored_kwargs(d))
 
 
-def result_kwargs(prepared, result):
+def result_kwargs(prepared, result, rank_by="curvature"):
     """The :class:`CurvatureResults` keyword arguments of an engine result
-    trained on ``prepared`` data (ids, curvature, history, timings)."""
+    trained on ``prepared`` data (ids, curvature, history, timings, label
+    review)."""
+    review = result.label_review
     return dict(
+        label_review={
+            "estimated_errors": int(review.estimated_errors),
+            "fitting_window": int(review.window),
+            "estimator": review.estimator,
+            "aum_mixture_errors": int(review.aum_mixture_errors),
+            "confident_joint_errors": int(review.confident_joint_errors),
+            "rank_by": rank_by,
+            "num_suggested_changes": int(
+                (review.suggested != prepared.targets).sum()),
+        },
         sample_ids=prepared.sample_ids,
         curvature=result.curvature,
         curvature_epochs=result.curvature_epochs,

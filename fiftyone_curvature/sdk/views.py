@@ -10,49 +10,63 @@ view, for one) by adding a builder to :data:`VIEW_BUILDERS`.
 DEFAULT_THRESHOLDS = {
     "top_k": 100,
     "high_percentile": 0.8,
+    "mislabeled_cutoff": None,
 }
+
+
+def _memorization(key):
+    """The field the views rank by: the run's ``rank_by`` score as a
+    percentile, 1 = most memorized."""
+    return f"{key}_memorization"
 
 
 def _top_memorized(samples, key, label_field, thresholds):
     from fiftyone import ViewField as F
 
+    field = _memorization(key)
     return (
-        samples.match(F(key).exists())
-        .sort_by(key, reverse=True)
+        samples.match(F(field).exists())
+        .sort_by(field, reverse=True)
         .limit(int(thresholds["top_k"]))
     ), (
-        f"the {thresholds['top_k']} samples of highest curvature "
-        "(most memorized first)"
+        f"the {thresholds['top_k']} most memorized samples (highest "
+        f"{field}, most memorized first)"
     )
 
 
-def _high(samples, key, thresholds):
+def _suggestion_differs(key, label_field):
     from fiftyone import ViewField as F
 
-    return F(f"{key}_percentile") >= float(thresholds["high_percentile"])
+    return F(f"{key}_suggested_label.label") != F(f"{label_field}.label")
 
 
 def _likely_mislabeled(samples, key, label_field, thresholds):
     from fiftyone import ViewField as F
 
-    disagrees = F(f"{key}_prediction.label") != F(f"{label_field}.label")
-    view = samples.match(_high(samples, key, thresholds) & disagrees)
-    return view.sort_by(key, reverse=True), (
-        f"curvature percentile >= {thresholds['high_percentile']} and the "
-        "trained network predicts another class than the label"
+    cutoff = thresholds.get("mislabeled_cutoff")
+    if cutoff is None:
+        cutoff = thresholds["high_percentile"]
+    field = _memorization(key)
+    view = samples.match((F(field) >= float(cutoff))
+                         & _suggestion_differs(key, label_field))
+    return view.sort_by(field, reverse=True), (
+        "the network suggested another label before it memorized this "
+        "one, and the sample is among the most memorized: as many samples "
+        "as the run estimated wrong labels (memorization >= "
+        f"{float(cutoff):.3f}); most memorized first"
     )
 
 
 def _long_tail(samples, key, label_field, thresholds):
     from fiftyone import ViewField as F
 
-    agrees = F(f"{key}_prediction.label") == F(f"{label_field}.label")
-    view = samples.match(_high(samples, key, thresholds) & agrees)
-    return view.sort_by(key, reverse=True), (
-        f"curvature percentile >= {thresholds['high_percentile']} and the "
-        "network predicts the label: rare or atypical samples it had to "
-        "memorize (a mislabeled sample memorized to its wrong label lands "
-        "here too)"
+    field = _memorization(key)
+    high = F(field) >= float(thresholds["high_percentile"])
+    view = samples.match(high & ~_suggestion_differs(key, label_field))
+    return view.sort_by(field, reverse=True), (
+        f"memorization percentile >= {thresholds['high_percentile']} and "
+        "the suggested label agrees with the label: rare or atypical, "
+        "correctly labelled samples the network had to memorize"
     )
 
 
@@ -63,6 +77,19 @@ VIEW_BUILDERS = {
     "likely_mislabeled": _likely_mislabeled,
     "long_tail": _long_tail,
 }
+
+
+def mislabeled_cutoff(result, given, rank_by="curvature"):
+    """The ``mislabeled_cutoff`` threshold of a run: the lowest
+    ``<key>_memorization`` among the estimated number of most memorized
+    samples whose suggested label differs from ``given`` (N,) (1.01, an
+    empty view, when none is estimated wrong)."""
+    from ..engine.labels import percentile_rank
+    from .fields import ranking_score
+
+    memorization = percentile_rank(ranking_score(result, rank_by))
+    flagged = result.label_review.likely_mislabeled(memorization, given)
+    return float(memorization[flagged].min()) if flagged.any() else 1.01
 
 
 def view_name(key, suffix):
@@ -97,6 +124,10 @@ def resolve_thresholds(thresholds=None):
             f"high_percentile must be in [0, 1], got "
             f"{merged['high_percentile']}"
         )
+    cutoff = merged["mislabeled_cutoff"]
+    if cutoff is not None and not 0.0 <= float(cutoff) <= 1.01:
+        raise ValueError(f"mislabeled_cutoff must be in [0, 1], got "
+                         f"{cutoff}")
     return merged
 
 
@@ -110,9 +141,14 @@ def build_views(samples, key, label_field, thresholds=None):
         thresholds (None): dict overriding :data:`DEFAULT_THRESHOLDS`:
 
             - ``top_k`` (100): size of the top-memorized view
-            - ``high_percentile`` (0.8): a sample has "high curvature" when
-              its ``<key>_percentile`` is at least this (the top 20%); used
-              by the likely-mislabeled and long-tail views
+            - ``high_percentile`` (0.8): a sample is "highly memorized"
+              when its ``<key>_memorization`` is at least this (the top
+              20%); the long-tail view
+            - ``mislabeled_cutoff`` (None): the likely-mislabeled view
+              holds the samples whose suggested label differs and whose
+              ``<key>_memorization`` is at least this; a run sets it so
+              that the view holds as many samples as it estimated wrong
+              labels (None: ``high_percentile``)
 
     Returns:
         a dict name -> ``(view, description)``
