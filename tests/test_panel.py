@@ -23,9 +23,23 @@ class PanelSession:
         self.dataset = dataset
         self.view = view
         self.state = {}
-        self.data = {}
+        self.raw_data = {}
         self.output = None
         self.requests = []
+
+    @property
+    def data(self):
+        """The plot data of the latest refresh, by plot name (the panel
+        writes each refresh's plots under ``<name>_<rev>``)."""
+        suffix = f"_{self.state.get('rev')}"
+        return {k[: -len(suffix)]: v for k, v in self.raw_data.items()
+                if k.endswith(suffix)}
+
+    def props(self):
+        """The rendered properties, plots by plot name."""
+        suffix = f"_{self.state.get('rev')}"
+        return {(k[: -len(suffix)] if k.endswith(suffix) else k): v
+                for k, v in self.output["type"]["properties"].items()}
 
     def call(self, method, **params):
         p = {"__method__": method, "panel_id": "p1", "state": self.state,
@@ -41,10 +55,14 @@ class PanelSession:
             name, rp = r["operator_uri"], r.get("params") or {}
             if name == "patch_panel_state":
                 self.state = {**self.state, **rp["state"]}
+            elif name == "set_panel_state":
+                self.state = dict(rp["state"])
             elif name == "patch_panel_data":
-                self.data = {**self.data, **rp["data"]}
+                self.raw_data = {**self.raw_data, **rp["data"]}
+            elif name == "set_panel_data":
+                self.raw_data = dict(rp["data"])
             elif name == "clear_panel_data":
-                self.data = {}
+                self.raw_data = {}
             elif name == "show_panel_output":
                 self.output = rp["output"]
         return self.requests
@@ -54,8 +72,7 @@ class PanelSession:
                 if r["operator_uri"] == name]
 
     def layout(self, prop):
-        props = self.output["type"]["properties"]
-        return props[prop]["view"]["layout"]
+        return self.props()[prop]["view"]["layout"]
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +108,7 @@ def test_empty_dataset_shows_buttons(make_digits):
     assert buttons["evaluate"]["view"]["operator"] == (
         f"{PLUGIN}/evaluate_corruption")
     assert buttons["evaluate"]["view"]["prompt"] is True
-    assert "histogram" not in props
+    assert "histogram" not in s.props()
 
 
 def test_on_load_renders_evaluation_plots(evaluated):
@@ -210,11 +227,11 @@ def test_plain_run_with_known_bad_field(make_digits):
     assert not s.state["has_truth"]
     assert [t["name"] for t in s.data["histogram"]] == ["samples"]
     assert s.data["epochs"][0]["name"] == "mean curvature"
-    assert "roc" not in s.output["type"]["properties"]
+    assert "roc" not in s.props()
     assert s.state["bool_fields"] == ["flipped"]
     s.call("on_change_truth_field", value="flipped")
     assert s.state["has_truth"]
     assert {t["name"] for t in s.data["histogram"]} == {"clean",
                                                          "corrupted"}
     assert s.data["roc"][0]["name"].startswith("curvature (")
-    assert "roc" in s.output["type"]["properties"]
+    assert "roc" in s.props()

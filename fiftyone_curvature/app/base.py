@@ -10,10 +10,11 @@ ends by reloading the dataset.
 import fiftyone.operators as foo
 
 
-def threaded(run, samples, kwargs):
+def threaded(run, samples, kwargs, outcome=None):
     """Runs ``run(samples, kwargs, progress)`` in a thread and yields its
     progress dicts, so that an immediate (generator) execution can stream
-    progress to the App; an exception of ``run`` is re-raised here."""
+    progress to the App; an exception of ``run`` is re-raised here, its
+    return value is appended to the list ``outcome`` when given."""
     import queue
     import threading
 
@@ -23,7 +24,9 @@ def threaded(run, samples, kwargs):
 
     def work():
         try:
-            run(samples, kwargs, events.put)
+            value = run(samples, kwargs, events.put)
+            if outcome is not None:
+                outcome.append(value)
         except BaseException as e:  # re-raised in the caller's thread
             failure.append(e)
         finally:
@@ -96,6 +99,10 @@ class TrainingOperator(foo.Operator):
         progress=..., **kwargs)``."""
         raise NotImplementedError
 
+    def done_message(self, results):
+        """One line saying what the finished run produced."""
+        raise NotImplementedError
+
     def run(self, samples, kwargs, progress):
         """Calls the SDK on ``samples`` with ``kwargs``, reporting to the
         ``progress`` callable; returns its results."""
@@ -105,6 +112,9 @@ class TrainingOperator(foo.Operator):
                                    **kwargs)
 
     def execute(self, ctx):
+        """Runs the SDK, streaming progress; ends at 100% with
+        :meth:`done_message` (the progress label, and a notification in
+        the App) and reloads the dataset so the new fields show."""
         kwargs = self.sdk_kwargs(ctx.params)
         target = ctx.target_view()
         if ctx.delegated:
@@ -113,9 +123,15 @@ class TrainingOperator(foo.Operator):
                 ctx.set_progress(progress=info["fraction"],
                                  label=progress_label(info))
 
-            self.run(target, kwargs, progress)
+            results = self.run(target, kwargs, progress)
+            message = self.done_message(results)
+            ctx.set_progress(progress=1.0, label=message)
         else:
-            for info in threaded(self.run, target, kwargs):
+            outcome = []
+            for info in threaded(self.run, target, kwargs, outcome):
                 yield ctx.ops.set_progress(label=progress_label(info),
                                            progress=info["fraction"])
+            message = self.done_message(outcome[0])
+            yield ctx.ops.set_progress(label=message, progress=1.0)
+            yield ctx.ops.notify(message, variant="success")
         yield ctx.ops.reload_dataset()

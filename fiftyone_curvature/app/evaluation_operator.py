@@ -66,6 +66,19 @@ class EvaluateCorruption(TrainingOperator):
 
         return evaluate_corruption
 
+    def done_message(self, results):
+        summary = results.summary()
+        aurocs = {name: row["auroc"]["mean"] for name, row in summary.items()
+                  if row["auroc"]["mean"] is not None}
+        best = max(aurocs, key=aurocs.get)
+        curvature = aurocs.get("curvature")
+        return (f"Done: evaluation {results.key!r} on "
+                f"{results.num_samples} samples; curvature AUROC "
+                f"{curvature:.3f}, best {best} {aurocs[best]:.3f}"
+                if curvature is not None else
+                f"Done: evaluation {results.key!r}; best {best} "
+                f"{aurocs[best]:.3f}")
+
     def __call__(
         self,
         sample_collection,

@@ -13,11 +13,19 @@ MODEL_CHOICES = ("auto",) + MODELS
 _DEFAULTS = TrackingConfig()
 
 #: training parameters of the forms: name -> (default, description)
+#: form labels of the training parameters (the others: the name, capitalized)
+LABELS = {
+    "h": "Finite-difference step h",
+    "score_every": "Score every k-th epoch",
+    "score_from": "Score from (fraction of training)",
+}
+
 TRAINING_PARAMS = {
     "epochs": (_DEFAULTS.epochs,
                "Training epochs; curvature is averaged over them"),
     "probes": (_DEFAULTS.probes, "Rademacher probes per scored epoch"),
-    "h": (_DEFAULTS.h, "Finite-difference step"),
+    "h": (_DEFAULTS.h, "Step of the input perturbation whose change of the "
+          "loss gradient is the curvature (the paper: 1e-3)"),
     "score_every": (_DEFAULTS.score_every,
                     "Score curvature every k-th epoch (last always)"),
     "score_from": (_DEFAULTS.score_from,
@@ -36,16 +44,26 @@ def _dropdown(names):
 
 
 def label_field_input(ctx, inputs, label, description, why):
-    """Adds a dropdown of the target's Classification fields.
+    """Adds a dropdown of the target's own Classification fields (not those
+    a run wrote), pre-filled when there is one or when a run used one.
 
     Returns False (and shows a warning that ends with ``why``) when the
     target has none, True otherwise.
     """
     import fiftyone as fo
 
-    names = sorted(ctx.target_view().get_field_schema(
-        ftype=fo.EmbeddedDocumentField, embedded_doc_type=fo.Classification
-    ))
+    from ..sdk.info import curvature_runs
+
+    dataset = ctx.dataset
+    runs = curvature_runs(dataset)
+    owned = {f for key in runs
+             for f in dataset.get_brain_info(key).config.output_fields()}
+    names = sorted(
+        name for name in ctx.target_view().get_field_schema(
+            ftype=fo.EmbeddedDocumentField,
+            embedded_doc_type=fo.Classification)
+        if name not in owned
+    )
     if not names:
         prop = inputs.view("no_labels", types.Warning(
             label="No Classification field",
@@ -53,10 +71,12 @@ def label_field_input(ctx, inputs, label, description, why):
         ))
         prop.invalid = True
         return False
+    used = [dataset.get_brain_info(key).config.label_field for key in runs]
+    default = names[0] if len(names) == 1 else next(
+        (f for f in reversed(used) if f in names), None)
     view = _dropdown(names)
     inputs.enum("label_field", view.values(), required=True, label=label,
-                description=description, view=view,
-                default=names[0] if len(names) == 1 else None)
+                description=description, view=view, default=default)
     return True
 
 
@@ -90,7 +110,7 @@ def training_inputs(inputs, with_seed=True, model_description=None):
     for name, (default, description) in TRAINING_PARAMS.items():
         if name == "seed" and not with_seed:
             continue
-        label = name.replace("_", " ").capitalize()
+        label = LABELS.get(name, name.replace("_", " ").capitalize())
         if isinstance(default, float):
             inputs.float(name, default=default, label=label,
                          description=description)

@@ -19,6 +19,11 @@ from .base import (
 )
 
 
+def dataset_run_type(dataset, key):
+    """The type of run ``key``: "curvature" or "curvature_evaluation"."""
+    return dataset.get_brain_info(key).config.type
+
+
 def _run_key_input(ctx, inputs, label="Curvature run"):
     """Adds a dropdown of the dataset's curvature runs; returns the chosen
     key or None."""
@@ -36,9 +41,13 @@ def _run_key_input(ctx, inputs, label="Curvature run"):
     choices = types.DropdownView()
     for key in keys:
         choices.add_choice(key, label=key)
+    # pre-selected: a curvature run rather than an evaluation when there
+    # is one (the form shows the run's options at once)
+    plain = [k for k in keys if dataset_run_type(ctx.dataset, k)
+             == "curvature"]
     inputs.enum("key", choices.values(), required=True, label=label,
-                default=keys[0] if len(keys) == 1 else None, view=choices)
-    key = ctx.params.get("key")
+                default=(plain or keys)[0], view=choices)
+    key = ctx.params.get("key") or (plain or keys)[0]
     return key if key in keys else None
 
 

@@ -84,24 +84,38 @@ class CurvaturePanel(foo.Panel):
         self._refresh(ctx)
 
     def on_change_view(self, ctx):
+        # the App also calls this when the panel re-renders, with the state
+        # it had then: refreshing on it would undo a run switch (and loop)
+        if _view_key(ctx.view) != ctx.panel.state.get("view_key"):
+            self._refresh(ctx)
+
+    # The dropdowns are named apart from the state they set (and the
+    # run-dependent ones per run), so that a value the browser echoes back
+    # from a dropdown of the previous run can never overwrite the state;
+    # a handler refreshes only when the value really changes.
+
+    def _set(self, ctx, name, value, **reset):
+        if value is None or ctx.panel.state.get(name) == value:
+            return
+        ctx.panel.state.set(name, value)
+        for other, default in reset.items():
+            ctx.panel.state.set(other, default)
         self._refresh(ctx)
 
     def on_change_run(self, ctx):
-        ctx.panel.state.run = ctx.params.get("value")
-        ctx.panel.state.y_field = None
-        self._refresh(ctx)
+        self._set(ctx, "run", ctx.params.get("value"), y_field=None)
 
     def on_change_score(self, ctx):
-        ctx.panel.state.score = ctx.params.get("value")
-        self._refresh(ctx)
+        self._set(ctx, "score", ctx.params.get("value"))
 
     def on_change_y_field(self, ctx):
-        ctx.panel.state.y_field = ctx.params.get("value")
-        self._refresh(ctx)
+        self._set(ctx, "y_field", ctx.params.get("value"))
 
     def on_change_truth_field(self, ctx):
-        ctx.panel.state.truth_field = ctx.params.get("value") or None
-        self._refresh(ctx)
+        value = ctx.params.get("value") or None
+        if value != ctx.panel.state.get("truth_field"):
+            ctx.panel.state.set("truth_field", value)
+            self._refresh(ctx)
 
     def on_reset_view(self, ctx):
         ctx.ops.clear_view()
@@ -147,14 +161,17 @@ class CurvaturePanel(foo.Panel):
     # --------------------------------------------------------------- data
 
     def _refresh(self, ctx):
-        """Recomputes every plot; panel state is patched once at the end."""
+        """Recomputes every plot; the panel state and data are replaced
+        once at the end."""
         s = dict(ctx.panel.state._data or {})
+        s["view_key"] = _view_key(ctx.view) if ctx.view is not None else None
+        rev = s["rev"] = int(s.get("rev") or 0) + 1
         runs = curvature_runs(ctx.dataset) if ctx.dataset is not None else []
         s["runs"] = runs
         if not runs:
             s["run"] = None
-            ctx.panel.state.set(s)
-            ctx.panel.data.clear()
+            _replace_state(ctx, s)
+            ctx.ops.set_panel_data({})
             return
         if s.get("run") not in runs:
             evals = [r for r in runs if _is_evaluation(ctx.dataset, r)]
@@ -188,13 +205,18 @@ class CurvaturePanel(foo.Panel):
         scatter = _scatter(ctx.view, key, s, truth)
         s["has_truth"] = data["corrupted"] is not None
         s["summary_text"] = _summary_text(data)
-        ctx.panel.state.set(s)
-        ctx.panel.data.set({
-            "histogram": histogram,
-            "roc": _roc_traces(data),
-            "epochs": _epoch_traces(data),
-            "metrics": _metric_rows(data),
-            "scatter": scatter,
+        s["has_review"] = bool(data.get("review"))
+        _replace_state(ctx, s)
+        # each refresh writes its plots under new names: the App merges
+        # panel data into what it holds, which would keep the previous
+        # run's extra traces (lists merge element by element)
+        ctx.ops.set_panel_data({
+            _slot("histogram", rev): histogram,
+            _slot("roc", rev): _roc_traces(data),
+            _slot("epochs", rev): _epoch_traces(data),
+            _slot("metrics", rev): _metric_rows(data),
+            _slot("view_review", rev): _view_rows(data),
+            _slot("scatter", rev): scatter,
         })
 
     # ------------------------------------------------------------- render
@@ -231,68 +253,78 @@ class CurvaturePanel(foo.Panel):
         run_menu = types.DropdownView(label="Run")
         for r in runs:
             run_menu.add_choice(r, label=r)
-        controls.enum("run", run_menu.values(), default=key, view=run_menu,
-                      on_change=self.on_change_run)
+        controls.enum("run_menu", run_menu.values(), default=key,
+                      view=run_menu, on_change=self.on_change_run)
         score_menu = types.DropdownView(label="Histogram of")
         for s in SCORE_CHOICES:
             score_menu.add_choice(s, label=s)
-        controls.enum("score", score_menu.values(), default=state.score,
+        controls.enum("score_menu", score_menu.values(), default=state.score,
                       view=score_menu, on_change=self.on_change_score)
         if state.numeric_fields:
             y_menu = types.DropdownView(label="Scatter: curvature vs")
             for f in state.numeric_fields:
                 y_menu.add_choice(f, label=f)
-            controls.enum("y_field", y_menu.values(),
+            controls.enum(f"y_menu_{key}", y_menu.values(),
                           default=state.y_field, view=y_menu,
                           on_change=self.on_change_y_field)
         if not state.is_evaluation and state.bool_fields:
             t_menu = types.DropdownView(label="Known-bad field")
             for f in state.bool_fields:
                 t_menu.add_choice(f, label=f)
-            controls.enum("truth_field", t_menu.values(),
+            controls.enum(f"truth_menu_{key}", t_menu.values(),
                           default=state.truth_field, view=t_menu,
                           on_change=self.on_change_truth_field)
         if state.summary_text:
             panel.md(state.summary_text, name="summary")
         score = state.score or "curvature"
+        rev = state.rev or 0
         panel.plot(
-            "histogram",
+            _slot("histogram", rev),
             layout={
-                "title": _title(f"{score} ({_score_field(key, score)}) in "
-                                "the current view; click a bar to open it"),
+                "title": _title(f"{score} in the current view (click a "
+                                "bar to open it)"),
                 "barmode": "overlay",
                 "xaxis": {"title": _title(score)},
                 "yaxis": {"title": _title("samples")},
                 "showlegend": True,
                 "height": 320,
+                "margin": {"t": 48},
             },
             on_click=self.on_histogram_click,
-            width=100,
         )
         if state.has_truth:
             panel.plot(
-                "roc",
+                _slot("roc", rev),
                 layout={
-                    "title": _title("ROC of every score for finding the "
-                                    "corrupted labels (AUROC)"),
+                    "title": _title("ROC of every score (AUROC)"),
                     "xaxis": {"title": _title("false-positive rate"),
                               "range": [0, 1]},
                     "yaxis": {"title": _title("true-positive rate"),
                               "range": [0, 1.02]},
                     "showlegend": True,
                     "height": 360,
+                    "margin": {"t": 48},
                 },
-                width=100,
-            )
+                )
             table = types.TableView()
             for col, label in (("score", "Score"), ("auroc", "AUROC"),
                                ("ap", "AP"), ("fpr95", "FPR@95%TPR"),
                                ("precision_at_k", "P@k")):
                 table.add_column(col, label=label)
-            panel.list("metrics", types.Object(), view=table,
+            panel.list(_slot("metrics", rev), types.Object(), view=table,
                        label="Detection metrics (mean ± std over seeds)")
+        if state.has_review:
+            views = types.TableView()
+            for col, label in (("view", "Saved view"), ("size", "Samples"),
+                               ("positives", "Flipped in it"),
+                               ("precision", "Precision"),
+                               ("recall", "Recall of flips")):
+                views.add_column(col, label=label)
+            panel.list(_slot("view_review", rev), types.Object(), view=views,
+                       label="How far to trust the views: each view on the "
+                       "injected flips")
         panel.plot(
-            "epochs",
+            _slot("epochs", rev),
             layout={
                 "title": _title(
                     "AUROC of each scored epoch's curvature" if
@@ -302,25 +334,45 @@ class CurvaturePanel(foo.Panel):
                 "yaxis": {"title": _title(
                     "AUROC" if state.has_truth else "mean curvature")},
                 "height": 300,
+                "margin": {"t": 48},
             },
-            width=100,
         )
         panel.plot(
-            "scatter",
+            _slot("scatter", rev),
             layout={
-                "title": _title(f"curvature vs {state.y_field}; click a "
-                                "point to open it"),
+                "title": _title(f"curvature vs {state.y_field}"),
                 "xaxis": {"title": _title(key)},
                 "yaxis": {"title": _title(state.y_field or "")},
                 "showlegend": True,
                 "height": 380,
+                "margin": {"t": 48},
             },
             on_click=self.on_scatter_click,
             on_selected=self.on_scatter_select,
-            width=100,
         )
         return types.Property(panel, view=types.GridView(
             orientation="vertical", gap=2, padding=1))
+
+
+def _slot(name, rev):
+    """The panel-data path of a plot in refresh number ``rev``."""
+    return f"{name}_{rev}"
+
+
+def _view_key(view):
+    """A string that changes when the App's view changes."""
+    import json
+
+    stages = view._serialize() if hasattr(view, "_serialize") else []
+    return json.dumps(stages, sort_keys=True, default=str)
+
+
+def _replace_state(ctx, s):
+    """Replaces the panel state by ``s`` (a patch would merge lists, e.g.
+    keep the previous run's extra histogram edges)."""
+    ctx.panel.state._data.clear()
+    ctx.panel.state._data.update(s)
+    ctx.ops.set_panel_state(s)
 
 
 def _histogram(view, key, s, truth):
@@ -461,17 +513,47 @@ def _metric_rows(data):
     ]
 
 
+def _view_rows(data):
+    review = data.get("review") or {}
+
+    def cell(v, digits=2):
+        return "-" if v is None else f"{v:.{digits}f}"
+
+    return [
+        {"view": f"{data['key']}_{name}", "size": cell(v["size"], 0),
+         "positives": cell(v["positives"], 0),
+         "precision": cell(v["precision"]), "recall": cell(v["recall"])}
+        for name, v in (review.get("views") or {}).items()
+    ]
+
+
+def _estimate_text(data):
+    """The run's estimate of its wrong labels, as a sentence."""
+    review = data.get("label_review") or {}
+    if review.get("estimated_errors") is None:
+        return ""
+    return (f" Estimated wrong labels: **{review['estimated_errors']}** "
+            f"(the size of the likely-mislabeled view; "
+            f"{review.get('estimator', 'aum_mixture').replace('_', ' ')}).")
+
+
 def _summary_text(data):
     n = len(data["sample_ids"])
     if data["is_evaluation"]:
         m = (data["summary"] or {}).get("curvature", {}).get("auroc", {})
-        return (
+        review = data.get("review") or {}
+        text = (
             f"Evaluation **{data['key']}**: {n} samples, "
             f"{int(data['corrupted'].sum())} labels flipped "
             f"({data['kind']} noise {data['noise']:g}, seeds "
             f"{data['seeds']}); curvature AUROC {_fmt(m)}."
         )
-    text = f"Run **{data['key']}**: {n} samples."
+        if review.get("suggested_accuracy") is not None:
+            text += (f" Suggested labels right on "
+                     f"{review['suggested_accuracy']:.0%} of the flipped "
+                     f"samples.")
+        return text + _estimate_text(data)
+    text = f"Run **{data['key']}**: {n} samples." + _estimate_text(data)
     if data["corrupted"] is not None:
         m = data["summary"]["curvature"]["auroc"]
         text += (f" {int(data['corrupted'].sum())} known-bad; curvature "

@@ -1,0 +1,257 @@
+"""Drives the FiftyOne App in Debian's headless Chromium with Playwright
+(what the end-to-end test and the README's pictures use)."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update",
+    "--disable-sync",
+]
+PLUGIN = "@fiftyone-curvature/curvature"
+
+
+def missing():
+    """What the browser test needs and this machine lacks ("" if none)."""
+    import importlib.util
+
+    lacks = []
+    if not os.path.isfile(CHROMIUM):
+        lacks.append(f"Chromium at {CHROMIUM} (apt-get install chromium)")
+    if importlib.util.find_spec("playwright") is None:
+        lacks.append("playwright (pip install playwright)")
+    return "; ".join(lacks)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class AppServer:
+    """``fiftyone app launch DATASET`` on 127.0.0.1 in a subprocess."""
+
+    def __init__(self, dataset_name, env=None, timeout=120):
+        self.port = free_port()
+        exe = os.path.join(os.path.dirname(sys.executable), "fiftyone")
+        self.log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"),
+                                     f"fo-app-{self.port}.log"), "w")
+        self.proc = subprocess.Popen(
+            [exe, "app", "launch", dataset_name, "--remote", "--port",
+             str(self.port), "--address", "127.0.0.1", "--wait", "-1"],
+            stdout=self.log, stderr=subprocess.STDOUT,
+            env=dict(os.environ, **(env or {})),
+        )
+        self.url = f"http://127.0.0.1:{self.port}/datasets/{dataset_name}"
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(self.url, timeout=5)
+                return
+            except Exception:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(1)
+        self.stop()
+        raise RuntimeError(f"The App did not start on port {self.port}")
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+class Page:
+    """A browser page on the App with the steps a user takes."""
+
+    def __init__(self, playwright, url, shots_dir, width=1600, height=1000):
+        self.browser = playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        self.page = self.browser.new_page(
+            viewport={"width": width, "height": height})
+        self.errors = []
+        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.url = url
+        self.shots_dir = shots_dir
+        os.makedirs(shots_dir, exist_ok=True)
+        self.open()
+
+    def open(self):
+        import re
+
+        self.page.goto(self.url, wait_until="load")
+        self.page.get_by_text(re.compile(r"^[\d,]+ samples?$")).first \
+            .wait_for(timeout=60_000)
+        self.page.wait_for_timeout(2000)
+        self.page.keyboard.press("Escape")
+
+    def shot(self, name):
+        path = os.path.join(self.shots_dir, f"{name}.png")
+        self.page.screenshot(path=path)
+        return path
+
+    def close(self):
+        self.browser.close()
+
+    # ------------------------------------------------------------ grid
+
+    def sample_count(self):
+        """The "N samples" count above the grid (None before it shows)."""
+        text = self.page.evaluate(
+            """() => {
+                const re = /^\\s*([\\d,]+)\\s+samples?\\s*$/;
+                let best = null;
+                for (const el of document.querySelectorAll('div, span, p')) {
+                    const t = el.innerText || '';
+                    if (t.length < 40 && re.test(t) &&
+                        (best === null || t.length < best.length))
+                        best = t;
+                }
+                return best;
+            }""")
+        return None if text is None else int(
+            text.strip().split()[0].replace(",", ""))
+
+    def wait_count(self, expected, timeout=30):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            try:
+                if self.sample_count() == expected:
+                    return True
+            except Exception:
+                pass
+            self.page.wait_for_timeout(500)
+        return False
+
+    def load_saved_view(self, name, current="Unsaved view", tries=3):
+        """Picks saved view ``name`` in the views selector above the
+        sidebar (which shows ``current``)."""
+        for attempt in range(tries):
+            try:
+                self.page.get_by_text(current, exact=True).first.click(
+                    timeout=20_000)
+                self.page.wait_for_timeout(800)
+                self.page.get_by_text(name, exact=True).last.click(
+                    timeout=20_000)
+                self.page.wait_for_timeout(1500)
+                return
+            except Exception:
+                if attempt == tries - 1:
+                    raise
+                self.page.keyboard.press("Escape")
+                self.page.wait_for_timeout(2000)
+
+    def clear_saved_view(self, current):
+        """Back to all samples: the cross beside the saved view's name."""
+        name = self.page.get_by_text(current, exact=True).first
+        name.locator("xpath=ancestor::*[.//*[name()='svg']][1]").locator(
+            "svg").last.click()
+        self.page.wait_for_timeout(1500)
+
+    # -------------------------------------------------------- operators
+
+    def run_operator(self, label, fill=None, execute=True):
+        """Opens the operator browser, picks ``label``, fills inputs (by
+        their label) and executes immediately."""
+        page = self.page
+        page.keyboard.press("Escape")
+        page.keyboard.press("`")
+        page.wait_for_timeout(1500)
+        page.keyboard.type(label, delay=30)
+        page.wait_for_timeout(1000)
+        page.get_by_text(label, exact=True).first.click()
+        page.wait_for_timeout(2500)
+        for field_label, value in (fill or {}).items():
+            box = page.get_by_label(field_label, exact=True)
+            if not box.count():
+                box = page.locator(
+                    f"xpath=//*[normalize-space(text())='{field_label}']"
+                    "/following::input[1]")
+            box.first.fill(str(value))
+            page.wait_for_timeout(400)
+        if execute:
+            self.execute_now()
+
+    def execute_now(self):
+        """Presses Execute, choosing immediate execution when the
+        operator offers delegation first."""
+        page = self.page
+        execute = page.get_by_role("button", name="Execute", exact=True)
+        if not execute.count():
+            # "Schedule" first: the split button's menu offers Execute
+            buttons = page.locator("button")
+            texts = [buttons.nth(i).inner_text().strip()
+                     for i in range(buttons.count())]
+            buttons.nth(texts.index("Schedule") + 1).click()
+            page.wait_for_timeout(800)
+            page.get_by_text("Execute", exact=False).last.click()
+            page.wait_for_timeout(800)
+            execute = page.get_by_role("button", name="Execute", exact=True)
+        execute.first.click()
+
+    def wait_text(self, text, timeout=300):
+        self.page.get_by_text(text, exact=False).first.wait_for(
+            timeout=timeout * 1000)
+
+    # ------------------------------------------------------------- panel
+
+    def open_panel(self, label="Curvature"):
+        page = self.page
+        page.locator("[data-cy='new-panel-btn']").first.click()
+        page.wait_for_timeout(800)
+        page.get_by_text(label, exact=True).first.click()
+        page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+        page.wait_for_timeout(3000)
+
+    def plot_traces(self):
+        return self.page.evaluate(
+            """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+            .map(el => (el.data || []).map(t => [t.name, (t.x || []).length]))""")
+
+    def plot_widths(self):
+        return [self.page.locator(".js-plotly-plot").nth(i).bounding_box()[
+            "width"] for i in range(self.page.locator(".js-plotly-plot")
+                                    .count())]
+
+    def dropdown_value(self, values):
+        """The value of the first dropdown showing one of ``values``."""
+        combos = self.page.locator("[role='combobox']")
+        for i in range(combos.count()):
+            text = combos.nth(i).inner_text().strip()
+            if text in values:
+                return text
+        raise AssertionError(f"No dropdown shows one of {values}")
+
+    def choose(self, current, option):
+        """Picks ``option`` in the dropdown currently showing
+        ``current``."""
+        combos = self.page.locator("[role='combobox']")
+        for i in range(combos.count()):
+            if combos.nth(i).inner_text().strip() == current:
+                combos.nth(i).click()
+                self.page.wait_for_timeout(500)
+                self.page.get_by_role("option", name=option,
+                                      exact=True).click()
+                self.page.wait_for_timeout(4000)
+                return
+        raise AssertionError(f"No dropdown shows {current!r}")
+
+
+def copy_shots(shots_dir, dest, names):
+    """Copies the named screenshots to ``dest`` (the README's pictures)."""
+    os.makedirs(dest, exist_ok=True)
+    for name in names:
+        shutil.copy(os.path.join(shots_dir, f"{name}.png"),
+                    os.path.join(dest, f"{name}.png"))

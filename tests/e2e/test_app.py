@@ -1,0 +1,130 @@
+"""The App as a person uses it, in headless Chromium (slow; CI installs
+Debian's chromium and Playwright, see .ci/run).
+
+One digits dataset, one App server, one browser page, the steps in order:
+compute from the operator browser (immediate) until its completion
+message, the new fields in the sidebar, each saved view with its count,
+tag_for_relabel and its tag count, the Curvature panel (every plot at
+least half the panel wide, a run switch shows the new run's traces only),
+and no uncaught page error. Every step saves a screenshot to
+$E2E_SCREENSHOTS (default: a temporary folder); the README's pictures are
+made by ``E2E_SCREENSHOTS=docs/images .venv/bin/python -m pytest
+tests/e2e``.
+"""
+
+import os
+
+import pytest
+
+from .app_driver import AppServer, Page, missing
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def app(digits_maker, tmp_path_factory):
+    lacks = missing()
+    if lacks:
+        pytest.skip(f"the browser test needs {lacks}")
+    import fiftyone_curvature as fc
+
+    dataset = digits_maker(n=400, noise=0.1)
+    dataset.persistent = True
+    # a second run to switch to in the panel
+    fc.evaluate_corruption(dataset, "ground_truth", epochs=3,
+                           progress=False)
+    server = AppServer(dataset.name)
+    shots = os.environ.get("E2E_SCREENSHOTS") or str(
+        tmp_path_factory.mktemp("screenshots"))
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        page = Page(playwright, server.url, shots)
+        try:
+            yield dataset, page
+        finally:
+            page.close()
+            server.stop()
+            dataset.delete()
+
+
+def test_workflow_in_the_browser(app):
+    dataset, page = app
+    assert page.sample_count() == 400
+    page.shot("01_grid")
+
+    # compute from the operator browser, immediately, to its end message
+    page.run_operator("Curvature: compute", {"Epochs": 4}, execute=False)
+    page.shot("02_compute_form")
+    page.execute_now()
+    page.wait_text("Done: run 'curvature'", timeout=600)
+    page.shot("03_compute_done")
+    dataset.reload()
+    assert "curvature" in dataset.list_brain_runs()
+
+    # the fields show in the sidebar
+    page.page.keyboard.press("Escape")
+    for field in ("curvature_suggested_label", "curvature_memorization"):
+        assert page.page.get_by_text(field, exact=True).count() >= 1, field
+
+    # each saved view opens from the views selector with its count
+    current = "Unsaved view"
+    for name in ("curvature_top_memorized", "curvature_likely_mislabeled",
+                 "curvature_long_tail"):
+        expected = len(dataset.load_saved_view(name))
+        page.load_saved_view(name, current=current)
+        assert page.wait_count(expected, timeout=60), (
+            name, expected, page.sample_count())
+        page.shot(f"04_view_{name}")
+        current = name
+
+    # tag for relabeling: the top 10, and the tag count shows
+    page.run_operator("Curvature: tag for relabeling", {"k": 10})
+    page.page.wait_for_timeout(3000)
+    dataset.reload()
+    assert len(dataset.match_tags("relabel")) == 10
+    page.page.keyboard.press("Escape")
+    page.shot("05_tagged")
+
+    # the panel: plots at least half its width; a run switch shows the
+    # new run's traces only
+    # back to all samples first (the App keeps the last saved view), then
+    # the panel
+    page.clear_saved_view("curvature_long_tail")
+    assert page.wait_count(400, timeout=60)
+    page.page.wait_for_timeout(3000)
+    page.open_panel()
+    page.page.wait_for_timeout(3000)
+    page.page.get_by_text("Reset view", exact=True).first.click()
+    assert page.wait_count(400, timeout=60)
+    page.page.wait_for_timeout(4000)
+    page.shot("06_panel")
+    widths = page.plot_widths()
+    panel = page.page.get_by_text("Finite-difference input-loss curvature",
+                                  exact=False).first.bounding_box()
+    assert widths and min(widths) >= 0.5 * panel["width"], widths
+    before = page.plot_traces()
+    current = page.dropdown_value(("curvature", "curvature_eval"))
+    other = "curvature" if current == "curvature_eval" else "curvature_eval"
+    page.choose(current, other)
+    for _ in range(30):  # the panel recomputes its plots for the new run
+        after = page.plot_traces()
+        if after != before:
+            break
+        page.page.wait_for_timeout(1000)
+    page.page.wait_for_timeout(2000)
+    after = page.plot_traces()
+    names = {t[0] for plot in after for t in plot}
+    if other == "curvature":
+        # a plain run: no ROC, no corrupted trace, every sample once
+        assert "corrupted" not in names and len(after) == 3, after
+        assert after[-1] == [["samples", 400]], after
+    else:
+        assert "corrupted" in names and len(after) == 4, after
+    page.shot("07_panel_switched")
+    # no uncaught page error, except FiftyOne's own "entry is loading"
+    # (a state entry read while it loads; seen here on a loaded machine when
+    # the grid reloads under an open panel, never from the panel's code)
+    unexpected = [e for e in page.errors if e != "entry is loading"]
+    assert unexpected == [], page.errors
+    assert len(page.errors) <= 3, page.errors
