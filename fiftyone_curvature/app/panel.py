@@ -206,6 +206,10 @@ class CurvaturePanel(foo.Panel):
         s["has_truth"] = data["corrupted"] is not None
         s["summary_text"] = _summary_text(data)
         s["has_review"] = bool(data.get("review"))
+        # what the dropdowns show (their own state paths)
+        s["run_menu"], s["score_menu"] = key, s["score"]
+        s[f"y_menu_{key}"] = s["y_field"]
+        s[f"truth_menu_{key}"] = s.get("truth_field")
         _replace_state(ctx, s)
         # each refresh writes its plots under new names: the App merges
         # panel data into what it holds, which would keep the previous

@@ -225,13 +225,15 @@ class Page:
             "width"] for i in range(self.page.locator(".js-plotly-plot")
                                     .count())]
 
-    def dropdown_value(self, values):
+    def dropdown_value(self, values, timeout=60):
         """The value of the first dropdown showing one of ``values``."""
-        combos = self.page.locator("[role='combobox']")
-        for i in range(combos.count()):
-            text = combos.nth(i).inner_text().strip()
-            if text in values:
-                return text
+        for _ in range(timeout):
+            combos = self.page.locator("[role='combobox']")
+            for i in range(combos.count()):
+                text = combos.nth(i).inner_text().strip()
+                if text in values:
+                    return text
+            self.page.wait_for_timeout(1000)
         raise AssertionError(f"No dropdown shows one of {values}")
 
     def choose(self, current, option):

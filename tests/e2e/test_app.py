@@ -6,7 +6,8 @@ compute from the operator browser (immediate) until its completion
 message, the new fields in the sidebar, each saved view with its count,
 tag_for_relabel and its tag count, the Curvature panel (every plot at
 least half the panel wide, a run switch shows the new run's traces only),
-and no uncaught page error. Every step saves a screenshot to
+and no uncaught page error. (Not yet: the curvature slider in the
+sidebar.) Every step saves a screenshot to
 $E2E_SCREENSHOTS (default: a temporary folder); the README's pictures are
 made by ``E2E_SCREENSHOTS=docs/images .venv/bin/python -m pytest
 tests/e2e``.
@@ -65,7 +66,9 @@ def test_workflow_in_the_browser(app):
     # the fields show in the sidebar
     page.page.keyboard.press("Escape")
     for field in ("curvature_suggested_label", "curvature_memorization"):
-        assert page.page.get_by_text(field, exact=True).count() >= 1, field
+        # the dataset reloads when the run ends: the fields appear then
+        page.page.get_by_text(field, exact=True).first.wait_for(
+            timeout=120_000)
 
     # each saved view opens from the views selector with its count
     current = "Unsaved view"
@@ -122,6 +125,7 @@ def test_workflow_in_the_browser(app):
     else:
         assert "corrupted" in names and len(after) == 4, after
     page.shot("07_panel_switched")
+
     # no uncaught page error, except FiftyOne's own "entry is loading"
     # (a state entry read while it loads; seen here on a loaded machine when
     # the grid reloads under an open panel, never from the panel's code)
