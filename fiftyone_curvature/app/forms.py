@@ -52,12 +52,11 @@ def label_field_input(ctx, inputs, label, description, why):
     """
     import fiftyone as fo
 
-    from ..sdk.info import curvature_runs
+    from ..sdk.info import curvature_runs, run_owned_fields
 
     dataset = ctx.dataset
     runs = curvature_runs(dataset)
-    owned = {f for key in runs
-             for f in dataset.get_brain_info(key).config.output_fields()}
+    owned = run_owned_fields(dataset)
     names = sorted(
         name for name in ctx.target_view().get_field_schema(
             ftype=fo.EmbeddedDocumentField,

@@ -9,7 +9,7 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ..sdk.compute import validate_key
-from ..sdk.info import curvature_runs, run_info
+from ..sdk.info import curvature_runs, is_evaluation, run_info
 from ..sdk.views import VIEW_BUILDERS, resolve_thresholds, view_names
 from .forms import (
     key_input, label_field_input, training_inputs, training_kwargs,
@@ -17,11 +17,6 @@ from .forms import (
 from .base import (
     TrainingOperator, execute_on_dataset, execute_on_view,
 )
-
-
-def dataset_run_type(dataset, key):
-    """The type of run ``key``: "curvature" or "curvature_evaluation"."""
-    return dataset.get_brain_info(key).config.type
 
 
 def _run_key_input(ctx, inputs, label="Curvature run"):
@@ -43,8 +38,7 @@ def _run_key_input(ctx, inputs, label="Curvature run"):
         choices.add_choice(key, label=key)
     # pre-selected: a curvature run rather than an evaluation when there
     # is one (the form shows the run's options at once)
-    plain = [k for k in keys if dataset_run_type(ctx.dataset, k)
-             == "curvature"]
+    plain = [k for k in keys if not is_evaluation(ctx.dataset, k)]
     inputs.enum("key", choices.values(), required=True, label=label,
                 default=(plain or keys)[0], view=choices)
     key = ctx.params.get("key") or (plain or keys)[0]

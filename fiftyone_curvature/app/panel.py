@@ -4,7 +4,7 @@ import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
 from ..engine.dynamics import SCORES
-from ..sdk.info import curvature_runs, duplicates_info
+from ..sdk.info import curvature_runs, duplicates_info, is_evaluation
 from .names import uri
 
 COMPUTE_URI = uri("compute_curvature")
@@ -21,10 +21,6 @@ SCORE_CHOICES = ("curvature",) + tuple(SCORES)
 def _title(text):
     """A plotly.js 3 title (``{"text": ...}``; a bare string is ignored)."""
     return {"text": text}
-
-
-def _is_evaluation(dataset, key):
-    return dataset.get_brain_info(key).config.type == "curvature_evaluation"
 
 
 def _score_field(key, score):
@@ -174,10 +170,10 @@ class CurvaturePanel(foo.Panel):
             ctx.ops.set_panel_data({})
             return
         if s.get("run") not in runs:
-            evals = [r for r in runs if _is_evaluation(ctx.dataset, r)]
+            evals = [r for r in runs if is_evaluation(ctx.dataset, r)]
             s["run"] = evals[0] if evals else runs[0]
         key = s["run"]
-        is_eval = _is_evaluation(ctx.dataset, key)
+        is_eval = is_evaluation(ctx.dataset, key)
         s["is_evaluation"] = is_eval
         if s.get("score") not in SCORE_CHOICES:
             s["score"] = "curvature"
@@ -254,30 +250,17 @@ class CurvaturePanel(foo.Panel):
                 orientation="vertical", gap=2, padding=1))
         key = state.run
         controls = panel.h_stack("controls", align_x="left", gap=2)
-        run_menu = types.DropdownView(label="Run")
-        for r in runs:
-            run_menu.add_choice(r, label=r)
-        controls.enum("run_menu", run_menu.values(), default=key,
-                      view=run_menu, on_change=self.on_change_run)
-        score_menu = types.DropdownView(label="Histogram of")
-        for s in SCORE_CHOICES:
-            score_menu.add_choice(s, label=s)
-        controls.enum("score_menu", score_menu.values(), default=state.score,
-                      view=score_menu, on_change=self.on_change_score)
+        _menu(controls, "run_menu", "Run", runs, key, self.on_change_run)
+        _menu(controls, "score_menu", "Histogram of", SCORE_CHOICES,
+              state.score, self.on_change_score)
         if state.numeric_fields:
-            y_menu = types.DropdownView(label="Scatter: curvature vs")
-            for f in state.numeric_fields:
-                y_menu.add_choice(f, label=f)
-            controls.enum(f"y_menu_{key}", y_menu.values(),
-                          default=state.y_field, view=y_menu,
-                          on_change=self.on_change_y_field)
+            _menu(controls, f"y_menu_{key}", "Scatter: curvature vs",
+                  state.numeric_fields, state.y_field,
+                  self.on_change_y_field)
         if not state.is_evaluation and state.bool_fields:
-            t_menu = types.DropdownView(label="Known-bad field")
-            for f in state.bool_fields:
-                t_menu.add_choice(f, label=f)
-            controls.enum(f"truth_menu_{key}", t_menu.values(),
-                          default=state.truth_field, view=t_menu,
-                          on_change=self.on_change_truth_field)
+            _menu(controls, f"truth_menu_{key}", "Known-bad field",
+                  state.bool_fields, state.truth_field,
+                  self.on_change_truth_field)
         if state.summary_text:
             panel.md(state.summary_text, name="summary")
         score = state.score or "curvature"
@@ -356,6 +339,15 @@ class CurvaturePanel(foo.Panel):
         )
         return types.Property(panel, view=types.GridView(
             orientation="vertical", gap=2, padding=1))
+
+
+def _menu(parent, name, label, choices, default, on_change):
+    """Adds a dropdown of ``choices`` named ``name`` to ``parent``."""
+    view = types.DropdownView(label=label)
+    for choice in choices:
+        view.add_choice(choice, label=choice)
+    parent.enum(name, view.values(), default=default, view=view,
+                on_change=on_change)
 
 
 def _slot(name, rev):

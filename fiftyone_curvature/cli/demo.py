@@ -143,21 +143,13 @@ def demo_views(dataset, key="curvature"):
 
 
 def format_view_table(review):
-    """The rows of :func:`demo_views` (or an evaluation's review) as text."""
-    def fmt(v):
-        return "-" if v is None else f"{v:.2f}"
+    """The rows of :func:`demo_views` as text, then the suggested-label
+    accuracy and the error estimate."""
+    from ..sdk.evaluation_runs import view_table
 
-    rows = [("view", "samples", "flipped in it", "precision",
-             "recall of flips")]
-    for name, v in review["views"].items():
-        rows.append((name, f"{v['size']:.0f}", f"{v['positives']:.0f}",
-                     fmt(v["precision"]), fmt(v["recall"])))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    lines = ["  " + "  ".join(c.ljust(w) for c, w in zip(r, widths))
-             for r in rows]
-    lines.append(
-        f"  suggested label = true label on "
-        f"{fmt(review['suggested_accuracy'])} of the flipped samples; "
-        f"estimated wrong labels {review['estimated_errors']} (flipped: "
-        f"{review['injected']})")
-    return "\n".join(lines)
+    accuracy = review["suggested_accuracy"]
+    return view_table(review["views"], indent="  ") + (
+        f"\n  suggested label = true label on "
+        f"{'-' if accuracy is None else f'{accuracy:.2f}'} of the flipped "
+        f"samples; estimated wrong labels {review['estimated_errors']} "
+        f"(flipped: {review['injected']})")

@@ -183,11 +183,15 @@ def format_summary_table(summary, score_names, num_seeds, metrics):
             else:
                 cells.append(f"{m['mean']:.3f}")
         rows.append(cells)
-    widths = [max(len(r[i]) for r in [header] + rows)
-              for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(header, widths))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
-    return "\n".join(lines)
+    return format_rows([header] + rows)
+
+
+def format_rows(rows, indent=""):
+    """Rows of text cells (the header first) as aligned columns, two
+    spaces apart, each line prefixed with ``indent``."""
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join(indent + "  ".join(c.ljust(w) for c, w in zip(r, widths))
+                     for r in rows)
 
 
 
@@ -242,6 +246,22 @@ def mean_std(values):
     if not finite:
         return None, None
     return float(np.mean(finite)), float(np.std(finite))
+
+
+def epoch_aurocs(is_positive, curvature_epochs):
+    """AUROC of each scored epoch's curvature.
+
+    Args:
+        is_positive: (N,) bool
+        curvature_epochs: (N, E) curvature per scored epoch, higher = more
+            likely memorized
+
+    Returns:
+        a list of E floats (NaN where undefined)
+    """
+    m = np.asarray(curvature_epochs)
+    values = [auroc(is_positive, m[:, j]) for j in range(m.shape[1])]
+    return [np.nan if a is None else a for a in values]
 
 
 def summarize(metrics, names=None):

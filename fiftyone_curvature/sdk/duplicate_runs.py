@@ -32,9 +32,6 @@ DEFAULT_THRESHOLDS = {"aligned": None, "pixels": 0.01, "embeddings": 0.01}
 #: :func:`fiftyone_curvature.sdk.images.read_images`)
 IMAGE_SIZES = {"aligned": 32, "pixels": 16}
 
-#: the pixel method's side (kept for callers of the earlier API)
-PIXEL_SIZE = IMAGE_SIZES["pixels"]
-
 #: suffixes of the fields a finder writes (``<key>_<suffix>``)
 FIELD_SUFFIXES = ("duplicate_group", "duplicate_conflict",
                   "duplicate_distance")

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..engine.config import TrackingConfig
 from ..engine.dynamics import SCORES, suspicion
-from ..engine.metrics import METRICS, auroc, detection_metrics
+from ..engine.metrics import METRICS, detection_metrics, epoch_aurocs
 from ..engine.noise import KINDS, inject_noise
 from .evaluation_runs import (
     SCORE_NAMES, CorruptionEvaluation, CorruptionEvaluationConfig,
@@ -331,17 +331,13 @@ def _seed_record(result, noisy, corrupted, used, classes, seconds, clean):
         name: detection_metrics(corrupted, suspicion(name, values))
         for name, values in scores.items()
     }
-    epoch_auroc = [
-        auroc(corrupted, result.curvature_epochs[:, j])
-        for j in range(result.curvature_epochs.shape[1])
-    ]
     return {
         "result": result,
         "noisy": noisy,
         "corrupted": corrupted,
         "scores": scores,
         "metrics": metrics,
-        "epoch_auroc": [np.nan if a is None else a for a in epoch_auroc],
+        "epoch_auroc": epoch_aurocs(corrupted, result.curvature_epochs),
         "mapping": (
             {classes[s]: classes[d] for s, d in used.items()}
             if used is not None else None

@@ -10,8 +10,8 @@ import fiftyone.core.utils as fou
 
 from ..engine.dynamics import SCORES, suspicion
 from ..engine.metrics import (
-    CURVE_POINTS, format_summary_table, mean_std, pr_on_grid, roc_on_grid,
-    summarize,
+    CURVE_POINTS, format_rows, format_summary_table, mean_std, pr_on_grid,
+    roc_on_grid, summarize,
 )
 from . import runs as cv_runs
 
@@ -272,16 +272,7 @@ class CorruptionEvaluationResults(cv_runs.CurvatureResults):
         summary = self.review_summary()
         if summary is None:
             return ""
-        key = self.key
-        rows = [("view", "samples", "flipped in it", "precision",
-                 "recall of flips")]
-        for name, v in summary["views"].items():
-            rows.append((f"{key}_{name}", f"{v['size']:.0f}",
-                         f"{v['positives']:.0f}", _fmt(v["precision"]),
-                         _fmt(v["recall"])))
-        widths = [max(len(r[i]) for r in rows) for i in range(5)]
-        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths))
-                 for r in rows]
+        lines = [view_table(summary["views"], prefix=f"{self.key}_")]
         for name, v in summary["likely_mislabeled_by"].items():
             lines.append(
                 f"likely_mislabeled ranked by {name}: precision "
@@ -357,6 +348,25 @@ class CorruptionEvaluationResults(cv_runs.CurvatureResults):
 
 def _fmt(value):
     return "-" if value is None else f"{value:.2f}"
+
+
+def view_table(views, prefix="", indent=""):
+    """Views as text: one row per view with its samples, flipped samples in
+    it, precision and recall of the flips.
+
+    Args:
+        views: dict name -> ``{"size", "positives", "precision", "recall"}``
+            (see :func:`fiftyone_curvature.engine.metrics.view_quality`)
+        prefix (""): put before each view name (e.g. the run key)
+        indent (""): put before each line
+    """
+    rows = [("view", "samples", "flipped in it", "precision",
+             "recall of flips")]
+    for name, v in views.items():
+        rows.append((f"{prefix}{name}", f"{v['size']:.0f}",
+                     f"{v['positives']:.0f}", _fmt(v["precision"]),
+                     _fmt(v["recall"])))
+    return format_rows(rows, indent)
 
 
 def save_corrupted_view(samples, key):

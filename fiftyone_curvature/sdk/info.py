@@ -8,6 +8,17 @@ def curvature_runs(dataset):
     return dataset.list_brain_runs(type=Curvature)
 
 
+def is_evaluation(dataset, key):
+    """Whether run ``key`` is a corruption evaluation (not a plain run)."""
+    return dataset.get_brain_info(key).config.type == "curvature_evaluation"
+
+
+def run_owned_fields(dataset):
+    """The set of sample fields the dataset's curvature runs wrote."""
+    return {field for key in curvature_runs(dataset)
+            for field in dataset.get_brain_info(key).config.output_fields()}
+
+
 def run_info(dataset, key):
     """A JSON-able summary of a curvature run or evaluation.
 

@@ -2,6 +2,8 @@
 to chosen samples (the original field is never edited)."""
 
 from .images import validate_label_field
+from .info import curvature_runs, run_owned_fields
+from .views import build_views, view_name
 
 #: what ``target`` may name besides a collection or a list of sample ids
 TARGETS = ("likely_mislabeled", "all")
@@ -38,9 +40,6 @@ def relabel(samples, key, new_field, target="likely_mislabeled",
     """
     from fiftyone import ViewField as F
 
-    from .info import curvature_runs
-    from .views import build_views, view_name
-
     dataset = samples._root_dataset
     if key not in curvature_runs(dataset):
         raise ValueError(f"No curvature run {key!r}; the dataset has "
@@ -51,9 +50,7 @@ def relabel(samples, key, new_field, target="likely_mislabeled",
     if not isinstance(new_field, str) or not new_field.isidentifier():
         raise ValueError(f"new_field must be a valid identifier, got "
                          f"{new_field!r}")
-    owned = {f for k in curvature_runs(dataset)
-             for f in dataset.get_brain_info(k).config.output_fields()}
-    if new_field == label_field or new_field in owned:
+    if new_field == label_field or new_field in run_owned_fields(dataset):
         raise ValueError(
             f"{new_field!r} is the label field or a run's field; choose a "
             "new field name")
@@ -65,8 +62,7 @@ def relabel(samples, key, new_field, target="likely_mislabeled",
                 f"Field {new_field!r} exists; choose another name (or "
                 "overwrite=True for a field an earlier relabel wrote)")
         dataset.delete_sample_field(new_field)
-    ids = _target_ids(dataset, key, label_field, target, config,
-                      build_views, view_name)
+    ids = _target_ids(dataset, key, target, config)
     dataset.clone_sample_field(label_field, new_field)
     field = dataset.get_field(new_field)
     field.description = (
@@ -83,8 +79,7 @@ def relabel(samples, key, new_field, target="likely_mislabeled",
     return len(changed)
 
 
-def _target_ids(dataset, key, label_field, target, config, build_views,
-                view_name):
+def _target_ids(dataset, key, target, config):
     """The sample ids ``target`` names."""
     run_samples = dataset.load_brain_view(key)
     if isinstance(target, str):
@@ -94,7 +89,7 @@ def _target_ids(dataset, key, label_field, target, config, build_views,
             name = view_name(key, "likely_mislabeled")
             if name in dataset.list_saved_views():
                 return dataset.load_saved_view(name).values("id")
-            views = build_views(run_samples, key, label_field,
+            views = build_views(run_samples, key, config.label_field,
                                 config.thresholds)
             return views[name][0].values("id")
         raise ValueError(f"Unknown target {target!r}; valid ones are "

@@ -7,7 +7,8 @@ import numpy as np
 
 from ..engine.dynamics import SCORES, suspicion
 from ..engine.metrics import (
-    CURVE_POINTS, METRICS, auroc, detection_metrics, pr_on_grid, roc_on_grid,
+    CURVE_POINTS, METRICS, detection_metrics, epoch_aurocs, pr_on_grid,
+    roc_on_grid,
 )
 from .evaluation_runs import SCORE_NAMES, CorruptionEvaluationResults
 
@@ -121,10 +122,6 @@ def _known_bad_data(view, corrupted_field, scores, results):
                 for metric in METRICS
             }
     roc, pr = _single_curves(corrupted, scores)
-    per_epoch = [
-        auroc(corrupted, results.curvature_epochs[:, j])
-        for j in range(results.curvature_epochs.shape[1])
-    ]
     return {
         "corrupted": corrupted,
         "summary": summary,
@@ -132,8 +129,8 @@ def _known_bad_data(view, corrupted_field, scores, results):
         "pr": pr,
         "epoch_auroc": {
             "epochs": list(results.scored_epochs),
-            "mean": [np.nan if a is None else a for a in per_epoch],
-            "std": [0.0] * len(per_epoch),
+            "mean": epoch_aurocs(corrupted, results.curvature_epochs),
+            "std": [0.0] * len(results.scored_epochs),
         },
     }
 
