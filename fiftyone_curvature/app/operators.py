@@ -376,7 +376,10 @@ class TagForRelabel(foo.Operator):
         view = _relabel_view(ctx.dataset, key, ctx.params)
         view.tag_samples(tag)
         ctx.ops.reload_dataset()
-        return {"tag": tag, "tagged": len(view)}
+        count = len(view)
+        ctx.ops.notify(f"Tagged {count} sample(s) {tag!r}: filter by the "
+                       "tag in the sidebar's sample tags", variant="success")
+        return {"tag": tag, "tagged": count}
 
     def __call__(self, sample_collection, key, tag="relabel", k=None,
                  percentile=None, scope="all"):

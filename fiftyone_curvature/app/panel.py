@@ -202,10 +202,14 @@ class CurvaturePanel(foo.Panel):
         s["has_truth"] = data["corrupted"] is not None
         s["summary_text"] = _summary_text(data)
         s["has_review"] = bool(data.get("review"))
-        # what the dropdowns show (their own state paths)
-        s["run_menu"], s["score_menu"] = key, s["score"]
-        s[f"y_menu_{key}"] = s["y_field"]
-        s[f"truth_menu_{key}"] = s.get("truth_field")
+        # what the dropdowns show: their own state paths, new ones each
+        # refresh (a dropdown that mounted before the state arrived can
+        # stay empty; a new name mounts a new one with the value)
+        s = {k: v for k, v in s.items() if not k.startswith(MENU_PREFIXES)}
+        s[_slot("run_menu", rev)] = key
+        s[_slot("score_menu", rev)] = s["score"]
+        s[_slot(f"y_menu_{key}", rev)] = s["y_field"]
+        s[_slot(f"truth_menu_{key}", rev)] = s.get("truth_field")
         _replace_state(ctx, s)
         # each refresh writes its plots under new names: the App merges
         # panel data into what it holds, which would keep the previous
@@ -249,22 +253,23 @@ class CurvaturePanel(foo.Panel):
             return types.Property(panel, view=types.GridView(
                 orientation="vertical", gap=2, padding=1))
         key = state.run
+        rev = state.rev or 0
         controls = panel.h_stack("controls", align_x="left", gap=2)
-        _menu(controls, "run_menu", "Run", runs, key, self.on_change_run)
-        _menu(controls, "score_menu", "Histogram of", SCORE_CHOICES,
-              state.score, self.on_change_score)
+        _menu(controls, _slot("run_menu", rev), "Run", runs, key,
+              self.on_change_run)
+        _menu(controls, _slot("score_menu", rev), "Histogram of",
+              SCORE_CHOICES, state.score, self.on_change_score)
         if state.numeric_fields:
-            _menu(controls, f"y_menu_{key}", "Scatter: curvature vs",
-                  state.numeric_fields, state.y_field,
-                  self.on_change_y_field)
+            _menu(controls, _slot(f"y_menu_{key}", rev),
+                  "Scatter: curvature vs", state.numeric_fields,
+                  state.y_field, self.on_change_y_field)
         if not state.is_evaluation and state.bool_fields:
-            _menu(controls, f"truth_menu_{key}", "Known-bad field",
-                  state.bool_fields, state.truth_field,
+            _menu(controls, _slot(f"truth_menu_{key}", rev),
+                  "Known-bad field", state.bool_fields, state.truth_field,
                   self.on_change_truth_field)
         if state.summary_text:
             panel.md(state.summary_text, name="summary")
         score = state.score or "curvature"
-        rev = state.rev or 0
         panel.plot(
             _slot("histogram", rev),
             layout={
@@ -339,6 +344,10 @@ class CurvaturePanel(foo.Panel):
         )
         return types.Property(panel, view=types.GridView(
             orientation="vertical", gap=2, padding=1))
+
+
+#: state paths of the dropdowns (one set per refresh, see _refresh)
+MENU_PREFIXES = ("run_menu", "score_menu", "y_menu_", "truth_menu_")
 
 
 def _menu(parent, name, label, choices, default, on_change):

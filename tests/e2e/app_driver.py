@@ -37,9 +37,21 @@ def free_port():
 
 
 class AppServer:
-    """``fiftyone app launch DATASET`` on 127.0.0.1 in a subprocess."""
+    """``fiftyone app launch DATASET`` on 127.0.0.1 in a subprocess.
 
-    def __init__(self, dataset_name, env=None, timeout=120):
+    FiftyOne gives its server 60 s to bind; on a loaded 2-core machine that
+    can run out, so a launch that exits early is tried again (``tries``).
+    """
+
+    def __init__(self, dataset_name, env=None, timeout=180, tries=2):
+        self.url = None
+        for attempt in range(tries):
+            if self._launch(dataset_name, env, timeout):
+                return
+        raise RuntimeError(f"The App did not start (tried {tries} times; "
+                           f"log: {self.log.name})")
+
+    def _launch(self, dataset_name, env, timeout):
         self.port = free_port()
         exe = os.path.join(os.path.dirname(sys.executable), "fiftyone")
         self.log = open(os.path.join(os.environ.get("TMPDIR", "/tmp"),
@@ -55,13 +67,13 @@ class AppServer:
         while time.time() < deadline:
             try:
                 urllib.request.urlopen(self.url, timeout=5)
-                return
+                return True
             except Exception:
                 if self.proc.poll() is not None:
                     break
                 time.sleep(1)
         self.stop()
-        raise RuntimeError(f"The App did not start on port {self.port}")
+        return False
 
     def stop(self):
         if self.proc.poll() is None:
@@ -159,6 +171,55 @@ class Page:
         name.locator("xpath=ancestor::*[.//*[name()='svg']][1]").locator(
             "svg").last.click()
         self.page.wait_for_timeout(1500)
+
+    # ---------------------------------------------------------- sidebar
+
+    def expand_field(self, name):
+        """Clicks field ``name`` in the sidebar to open its filter."""
+        field = self.page.get_by_text(name, exact=True).first
+        field.scroll_into_view_if_needed()
+        field.click()
+        self.page.wait_for_timeout(2500)
+
+    def drag_range_slider(self, fraction):
+        """Drags the lower thumb of the open range slider in the sidebar
+        ``fraction`` of the rail to the right (mouse down, moves, up, as a
+        person drags it); returns the lower bound the slider then shows."""
+        page = self.page
+        thumbs = [page.locator(".MuiSlider-thumb").nth(i)
+                  for i in range(page.locator(".MuiSlider-thumb").count())]
+        # the sidebar's slider (the grid's zoom sliders are top right)
+        thumbs = [t for t in thumbs if t.bounding_box()
+                  and t.bounding_box()["x"] < 400]
+        assert len(thumbs) == 2, "no range slider open in the sidebar"
+        lower, upper = (t.bounding_box() for t in thumbs)
+        x0 = lower["x"] + lower["width"] / 2
+        y0 = lower["y"] + lower["height"] / 2
+        span = upper["x"] - lower["x"]
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        for k in range(1, 11):
+            page.mouse.move(x0 + fraction * span * k / 10, y0)
+            page.wait_for_timeout(50)
+        page.mouse.up()
+        page.wait_for_timeout(2500)
+        return float(thumbs[0].locator("input").get_attribute("value"))
+
+    def reset_filter(self):
+        """The open filter's Reset button (clears that filter)."""
+        self.page.get_by_text("Reset", exact=True).first.click()
+        self.page.wait_for_timeout(2000)
+
+    def filter_by_tag(self, tag):
+        """Sample tags -> filter by ``tag`` (the grid then counts the
+        tagged samples)."""
+        self.expand_field("sample tags")
+        box = self.page.get_by_placeholder("+ filter by sample tag").first
+        box.click()
+        box.type(tag, delay=50)
+        self.page.wait_for_timeout(2000)
+        self.page.get_by_text(tag, exact=True).last.click()
+        self.page.wait_for_timeout(2000)
 
     # -------------------------------------------------------- operators
 

@@ -4,10 +4,10 @@ Debian's chromium and Playwright, see .ci/run).
 One digits dataset, one App server, one browser page, the steps in order:
 compute from the operator browser (immediate) until its completion
 message, the new fields in the sidebar, each saved view with its count,
-tag_for_relabel and its tag count, the Curvature panel (every plot at
-least half the panel wide, a run switch shows the new run's traces only),
-and no uncaught page error. (Not yet: the curvature slider in the
-sidebar.) Every step saves a screenshot to
+the curvature slider in the sidebar (the grid's count follows the bound
+dragged to), tag_for_relabel and the tagged samples' count, the Curvature
+panel (every plot at least half the panel wide, a run switch shows the
+new run's traces only), and no uncaught page error. Every step saves a screenshot to
 $E2E_SCREENSHOTS (default: a temporary folder); the README's pictures are
 made by ``E2E_SCREENSHOTS=docs/images .venv/bin/python -m pytest
 tests/e2e``.
@@ -16,6 +16,7 @@ tests/e2e``.
 import os
 
 import pytest
+from fiftyone import ViewField as F
 
 from .app_driver import AppServer, Page, missing
 
@@ -81,27 +82,45 @@ def test_workflow_in_the_browser(app):
         page.shot(f"04_view_{name}")
         current = name
 
-    # tag for relabeling: the top 10, and the tag count shows
+    # back to all samples (the App keeps the last saved view)
+    page.clear_saved_view(current)
+    assert page.wait_count(400, timeout=60)
+
+    # filter by curvature with the sidebar slider (an indexed field: a
+    # slider even with Query Performance on): the grid counts the samples
+    # at or above the bound the slider shows
+    page.expand_field("curvature")
+    bound = page.drag_range_slider(0.1)
+    expected = len(dataset.match(F("curvature") >= bound))
+    assert 0 < expected < 400, (bound, expected)
+    assert page.wait_count(expected, timeout=60), (
+        bound, expected, page.sample_count())
+    page.page.wait_for_timeout(3000)  # the grid's images
+    page.shot("05_slider")
+    page.reset_filter()
+    assert page.wait_count(400, timeout=60)
+
+    # tag for relabeling: the top 10; filtering by the tag shows 10
     page.run_operator("Curvature: tag for relabeling", {"k": 10})
-    page.page.wait_for_timeout(3000)
+    page.wait_text("Tagged 10", timeout=120)
     dataset.reload()
     assert len(dataset.match_tags("relabel")) == 10
     page.page.keyboard.press("Escape")
-    page.shot("05_tagged")
+    page.filter_by_tag("relabel")
+    assert page.wait_count(10, timeout=60), page.sample_count()
+    page.shot("06_tagged")
+    page.reset_filter()
+    assert page.wait_count(400, timeout=60)
 
     # the panel: plots at least half its width; a run switch shows the
     # new run's traces only
-    # back to all samples first (the App keeps the last saved view), then
-    # the panel
-    page.clear_saved_view("curvature_long_tail")
-    assert page.wait_count(400, timeout=60)
-    page.page.wait_for_timeout(3000)
+    page.page.wait_for_timeout(2000)
     page.open_panel()
     page.page.wait_for_timeout(3000)
     page.page.get_by_text("Reset view", exact=True).first.click()
     assert page.wait_count(400, timeout=60)
     page.page.wait_for_timeout(4000)
-    page.shot("06_panel")
+    page.shot("07_panel")
     widths = page.plot_widths()
     panel = page.page.get_by_text("Finite-difference input-loss curvature",
                                   exact=False).first.bounding_box()
@@ -110,7 +129,10 @@ def test_workflow_in_the_browser(app):
     current = page.dropdown_value(("curvature", "curvature_eval"))
     other = "curvature" if current == "curvature_eval" else "curvature_eval"
     page.choose(current, other)
-    for _ in range(30):  # the panel recomputes its plots for the new run
+    # the panel recomputes its summary and plots for the new run
+    summary = ("Run " if other == "curvature" else "Evaluation ") + other
+    page.wait_text(summary + ":", timeout=180)
+    for _ in range(60):
         after = page.plot_traces()
         if after != before:
             break
@@ -124,7 +146,7 @@ def test_workflow_in_the_browser(app):
         assert after[-1] == [["samples", 400]], after
     else:
         assert "corrupted" in names and len(after) == 4, after
-    page.shot("07_panel_switched")
+    page.shot("08_panel_switched")
 
     # no uncaught page error, except FiftyOne's own "entry is loading"
     # (a state entry read while it loads; seen here on a loaded machine when
