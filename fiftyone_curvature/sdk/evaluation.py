@@ -126,7 +126,8 @@ def evaluate_corruption(
 def validate_key(samples, label_field, key):
     """Raises ValueError unless ``key`` can name an evaluation."""
     check_run_key(samples, key, label_field, CorruptionEvaluation,
-                  "a corruption evaluation", output_fields)
+                  "a corruption evaluation", output_fields,
+                  views_of=lambda k: [corrupted_view_name(k)])
 
 
 def _evaluate_corruption(samples, label_field, noise, kind, seeds, key,
