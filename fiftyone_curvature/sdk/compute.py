@@ -177,6 +177,10 @@ def compute_curvature(
     image_size = check_image_size(image_size)
     check_checkpoint_dir(checkpoint_dir)
     with run_lock(samples._root_dataset, curvature_field):
+        # another process may have changed the dataset's runs before the
+        # lock was ours: check the key again on the stored state
+        samples._root_dataset.reload()
+        validate_key(samples, label_field, curvature_field)
         return _compute_curvature(
             samples, label_field, curvature_field, classes, image_size,
             tracking, thresholds, create_views, checkpoint_dir, progress,

@@ -42,9 +42,9 @@ def fingerprint(dataset, runs=(), fields=(), views=()):
         stages and description), ``runs`` (key -> config and results)
     """
     dataset.reload()
+    # a run's duplicate search is recorded as the run "<key>_duplicates"
+    runs = list(runs) + [f"{key}_duplicates" for key in runs]
     skip_fields = set(fields) | _runs_fields(dataset, runs)
-    for key in runs:
-        skip_fields.update(_runs_fields(dataset, [f"{key}_duplicates"]))
     skip_views = set(views)
     for key in runs:
         if key in dataset.list_brain_runs():
@@ -73,7 +73,7 @@ def fingerprint(dataset, runs=(), fields=(), views=()):
                        info.get("description"))
     run_docs = {}
     for key in dataset.list_brain_runs():
-        if key in runs or any(key == f"{r}_duplicates" for r in runs):
+        if key in runs:
             continue
         doc = dataset._doc.brain_methods[key]
         results = dataset.load_brain_results(key, cache=False)
