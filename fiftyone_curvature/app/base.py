@@ -93,8 +93,9 @@ def _execute(operator, ctx, params, delegate=False):
     try:
         result = asyncio.run(executor.execute_or_delegate_operator(
             operator.uri, request, exhaust=True))
-    except ExecutionError as e:  # raised while scheduling
-        raise OperatorError(_last_line(str(e)), str(e)) from None
+    except ExecutionError as e:  # invalid inputs, or failed scheduling
+        raise OperatorError(_validation_line(str(e), params),
+                            str(e)) from None
     if result.error:
         raise OperatorError(error_message(result), result.error)
     return result
@@ -113,6 +114,19 @@ def error_message(result):
         return f"Invalid parameter {path!r}: {reason}"
     return " ".join((result.error_message or _last_line(result.error))
                     .split())
+
+
+def _validation_line(text, params):
+    """FiftyOne's "Validation error. Path: p. Reason: r" as "Invalid
+    parameter 'p': r (got v)"; other texts: their last line."""
+    import re
+
+    match = re.search(r"Path: ([\w.\[\]]*)\. Reason: (.*)$", text.strip())
+    if not match:
+        return _last_line(text)
+    path, reason = match.group(1).lstrip("."), match.group(2)
+    return (f"Invalid parameter {path!r}: {reason.lower()} "
+            f"(got {_param(params, path)!r})")
 
 
 def _param(params, path):
