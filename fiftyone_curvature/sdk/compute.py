@@ -3,6 +3,7 @@
 import dataclasses
 import logging
 
+from ..engine.checkpoint import check_checkpoint_dir
 from ..engine.config import TrackingConfig
 from ..engine.dynamics import SCORES
 from . import views as cv_views
@@ -175,7 +176,8 @@ def compute_curvature(
     if dup_options and dup_options["method"] == "embeddings":
         tracking = dataclasses.replace(tracking, record_embeddings=True)
     image_size = check_image_size(image_size)
-    check_checkpoint_dir(checkpoint_dir)
+    if checkpoint_dir is not None:
+        check_checkpoint_dir(checkpoint_dir)
     with run_lock(samples._root_dataset, curvature_field):
         # another process may have changed the dataset's runs before the
         # lock was ours: check the key again on the stored state
@@ -240,9 +242,8 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
             prepared = prepare_data(
                 samples, label_field, classes=classes, image_size=image_size,
                 progress=reporter.on_load, skip_unreadable=skip_unreadable,
+                check_shape=lambda shape: check_memory(tracking, *shape),
             )
-            check_memory(tracking, len(prepared.sample_ids),
-                         prepared.channels, *prepared.image_size)
             logger.info(
                 "Training on %d images of %dx%dx%d, %d classes, %d epochs",
                 len(prepared.sample_ids), prepared.channels,
@@ -307,29 +308,6 @@ def check_image_size(image_size):
         raise ValueError(f"image_size must be an integer >= 4 or None, "
                          f"got {image_size!r}")
     return int(image_size)
-
-
-def check_checkpoint_dir(checkpoint_dir):
-    """Raises ValueError when ``checkpoint_dir`` names an existing file
-    or cannot be created."""
-    import os
-
-    if checkpoint_dir is None:
-        return
-    if not isinstance(checkpoint_dir, (str, os.PathLike)):
-        raise ValueError(f"checkpoint_dir must be a path, got "
-                         f"{checkpoint_dir!r}")
-    if os.path.exists(checkpoint_dir) and not os.path.isdir(checkpoint_dir):
-        raise ValueError(f"checkpoint_dir {str(checkpoint_dir)!r} is a file, "
-                         "not a directory")
-    try:
-        os.makedirs(checkpoint_dir, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"checkpoint_dir {str(checkpoint_dir)!r} cannot be "
-                         f"created: {e.strerror or e}") from None
-    if not os.access(checkpoint_dir, os.W_OK):
-        raise ValueError(f"checkpoint_dir {str(checkpoint_dir)!r} is not "
-                         "writable")
 
 
 def clear_outside(dataset, fields, sample_ids):

@@ -23,6 +23,7 @@ from .duplicate_runs import (
 #: duplicate)
 EXACT_CERTAINTY = 1e6
 from .images import validate_label_field
+from .locks import run_lock
 from .options import check_samples
 from .runs import check_run_key
 
@@ -228,11 +229,14 @@ def find_duplicate_conflicts(
     check_samples(samples, "Duplicate search")
     validate_label_field(samples, label_field)
     validate_key(samples, label_field, key)
-    return _find_duplicate_conflicts(
-        samples, label_field, key, threshold, method, embeddings,
-        exact or method == "exact", image_size, create_view, progress,
-        float(ratio),
-    )
+    with run_lock(samples._root_dataset, run_key(key), "Duplicate search"):
+        samples._root_dataset.reload()
+        validate_key(samples, label_field, key)
+        return _find_duplicate_conflicts(
+            samples, label_field, key, threshold, method, embeddings,
+            exact or method == "exact", image_size, create_view, progress,
+            float(ratio),
+        )
 
 
 def _number_in(value, low, high, high_open=False):

@@ -146,6 +146,7 @@ def prepare_data(
     image_size=32,
     progress=None,
     skip_unreadable=False,
+    check_shape=None,
 ):
     """Reads a collection's images and labels for training.
 
@@ -164,6 +165,9 @@ def prepare_data(
         skip_unreadable (False): leave out the samples whose image cannot
             be decoded (listed in ``PreparedData.skipped``) instead of
             raising
+        check_shape (None): callable receiving the (N, C, H, W) shape of
+            the data once the image headers are read, before decoding
+            (e.g. a memory check that raises)
 
     Returns:
         a :class:`PreparedData`
@@ -199,7 +203,7 @@ def prepare_data(
     skipped = []
     try:
         inputs, size, channels, resized = read_images(
-            paths, image_size, progress=progress
+            paths, image_size, progress=progress, check_shape=check_shape
         )
     except UnreadableImagesError as e:
         if not skip_unreadable:
@@ -219,7 +223,7 @@ def prepare_data(
                 "Fewer than two classes are left once the unreadable images "
                 "are skipped") from None
         inputs, size, channels, resized = read_images(
-            paths, image_size, progress=progress
+            paths, image_size, progress=progress, check_shape=check_shape
         )
     return PreparedData(
         sample_ids=list(ids),
@@ -233,13 +237,15 @@ def prepare_data(
     )
 
 
-def read_images(paths, image_size=32, progress=None):
+def read_images(paths, image_size=32, progress=None, check_shape=None):
     """Decodes images into one uint8 array.
 
     Args:
         paths: list of N image paths
         image_size (32): see :func:`prepare_data`
         progress (None): callable receiving ``(done, total)``
+        check_shape (None): callable receiving the (N, C, H, W) shape
+            before any image is decoded
 
     Returns:
         a tuple ``(inputs, (H, W), channels, resized)`` with ``inputs`` an
@@ -282,6 +288,8 @@ def read_images(paths, image_size=32, progress=None):
             f"least {MIN_SIDE}x{MIN_SIDE} (images keep their native size "
             "when it is under image_size)")
     shape = (len(paths), channels, size[0], size[1])
+    if check_shape is not None:
+        check_shape(shape)
     if int(np.prod(shape)) > STREAM_BYTES:
         import tempfile
 
