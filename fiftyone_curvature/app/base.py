@@ -125,8 +125,9 @@ def _validation_line(text, params):
     if not match:
         return _last_line(text)
     path, reason = match.group(1).lstrip("."), match.group(2)
-    return (f"Invalid parameter {path!r}: {reason.lower()} "
-            f"(got {_param(params, path)!r})")
+    value = repr(_param(params, path))
+    got = "" if value in reason else f" (got {value})"
+    return f"Invalid parameter {path!r}: {reason}{got}"
 
 
 def _param(params, path):

@@ -385,10 +385,11 @@ class _Run:
             "train_seconds": seconds,
         }
 
-    def _diverged(self, epoch, what):
+    def _diverged(self, epoch, what, cause=None):
         """Raises TrainingDivergedError for ``epoch`` (1-based); ``what``
-        says which value became non-finite. The checkpoint on disk already
-        holds the finished epochs (saved at the end of each)."""
+        says which value became non-finite, ``cause`` its likely cause. The
+        checkpoint on disk already holds the finished epochs (saved at the
+        end of each)."""
         partial = None
         if epoch > 1:
             try:
@@ -403,8 +404,9 @@ class _Run:
         raise TrainingDivergedError(
             f"Training diverged at epoch {epoch}: {what} (lr "
             f"{self.opt.param_groups[0]['lr']:.3g}, batch size "
-            f"{self.cfg.batch_size}); the learning rate is likely too high "
-            f"for this data and model: lower lr{kept}",
+            f"{self.cfg.batch_size}); "
+            + (cause or "the learning rate is likely too high for this "
+               "data and model: lower lr") + kept,
             epoch, partial, self.ckpt_path,
         )
 
@@ -452,7 +454,9 @@ class _Run:
             bad = np.flatnonzero(~np.isfinite(curv[:, col]))
             self._diverged(epoch, f"the curvature of {len(bad)} sample(s) "
                            f"became NaN or inf (e.g. rows "
-                           f"{bad[:5].tolist()})")
+                           f"{bad[:5].tolist()})",
+                           "the weights likely grew too large (lower lr) or "
+                           f"h={self.cfg.h:g} perturbs the inputs too much")
 
     # ------------------------------------------------------------- result
 

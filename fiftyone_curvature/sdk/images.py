@@ -322,7 +322,7 @@ def _reason(path, error):
     if os.path.getsize(path) == 0:
         return "empty file"
     text = str(error).splitlines()[0] if str(error) else ""
-    text = text.replace(repr(path), "the file").replace(path, "the file")
+    text = text.replace(repr(path), "").replace(path, "").strip(" :")
     return f"{type(error).__name__}: {text}"[:120]
 
 

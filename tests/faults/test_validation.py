@@ -114,3 +114,25 @@ def test_tiny_images_are_refused(make_digits, tmp_path):
         with pytest.raises(ValueError, match="1x1 pixels"):
             fc.compute_curvature(dataset, "label", **FAST)
     assert dataset.list_brain_runs() == []
+
+
+def test_engine_refuses_tiny_images_and_a_checkpoint_file(tmp_path):
+    from fiftyone_curvature.engine.training import train_and_track
+
+    x = np.zeros((10, 1, 1, 1), np.uint8)
+    y = np.arange(10) % 2
+    with pytest.raises(ValueError, match="1x1 pixels"):
+        train_and_track(x, y, epochs=1)
+    path = tmp_path / "file"
+    path.write_text("x")
+    with pytest.raises(ValueError, match="is a file"):
+        train_and_track(np.zeros((10, 1, 8, 8), np.uint8), y, epochs=1,
+                        checkpoint_dir=str(path))
+
+
+def test_all_nan_reference_is_refused(digits, tmp_path):
+    path = str(tmp_path / "nan.npy")
+    np.save(path, np.full(len(digits), np.nan))
+    with unchanged(digits):
+        with pytest.raises(ValueError, match="no finite value"):
+            fc.import_reference(digits, path, "ref")
