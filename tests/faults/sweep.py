@@ -833,6 +833,11 @@ def main(argv=None):
                         help="print every case and its outcome")
     parser.add_argument("--only", default=None,
                         help="run only cases whose name starts with this")
+    parser.add_argument("--exclude", action="append", default=[],
+                        help="leave out cases whose name starts with this "
+                        "(repeatable; e.g. the memory cases against a "
+                        "version without the memory check, which would "
+                        "really allocate the memory)")
     args = parser.parse_args(argv)
     import logging
     import tempfile
@@ -846,6 +851,8 @@ def main(argv=None):
              + cli_cases(world) + operator_cases(world))
     if args.only:
         cases = [c for c in cases if c.name.startswith(args.only)]
+    cases = [c for c in cases
+             if not any(c.name.startswith(e) for e in args.exclude)]
     counts = {}
     rows = []
     for case in cases:

@@ -12,7 +12,6 @@ import fiftyone as fo
 
 import fiftyone_curvature as fc
 from fiftyone_curvature.engine.training import TrainingDivergedError
-from fiftyone_curvature.sdk.images import UnreadableImagesError
 from fiftyone_curvature.sdk.info import run_info
 
 from conftest import FAST, bad_image_files
@@ -32,6 +31,8 @@ def with_bad_images(digits, tmp_path):
 
 
 def test_every_unreadable_image_is_named(with_bad_images, no_training):
+    from fiftyone_curvature.sdk.images import UnreadableImagesError
+
     dataset, bad = with_bad_images
     with unchanged(dataset):
         with pytest.raises(UnreadableImagesError) as info:

@@ -7,7 +7,6 @@ import fiftyone as fo
 from fiftyone import ViewField as F
 
 import fiftyone_curvature as fc
-from fiftyone_curvature.sdk.runs import RunRenameError
 
 from conftest import FAST
 from fingerprints import fingerprint, unchanged
@@ -72,6 +71,8 @@ def test_deleting_a_run_never_deletes_a_view_it_did_not_create(digits):
 
 
 def test_a_refused_rename_changes_nothing(digits):
+    from fiftyone_curvature.sdk.runs import RunRenameError
+
     fc.compute_curvature(digits, "label", **FAST)
     digits.add_sample_field("other", fo.FloatField)  # other's main field
     with unchanged(digits):

@@ -16,9 +16,6 @@ import pytest
 
 import fiftyone_curvature as fc
 from fiftyone_curvature.sdk.info import run_info
-from fiftyone_curvature.sdk.locks import (
-    COLLECTION, RunInProgressError, _collection, release_lock,
-)
 
 from conftest import FAST
 from fingerprints import fingerprint, unchanged
@@ -66,6 +63,10 @@ def _start_child(tmp_path, dataset, pause_at, pause_s, checkpoint=""):
 def test_a_lock_held_elsewhere_refuses_the_run_and_names_the_holder(
     digits, no_training,
 ):
+    from fiftyone_curvature.sdk.locks import (
+        RunInProgressError, _collection, release_lock,
+    )
+
     lock_id = f"{digits._doc.id}:curvature"
     _collection().insert_one({
         "_id": lock_id, "host": "gpu-box-7", "pid": 4242, "token": "t",
@@ -80,6 +81,8 @@ def test_a_lock_held_elsewhere_refuses_the_run_and_names_the_holder(
 
 
 def test_a_lock_of_a_dead_process_on_this_host_is_taken_over(digits):
+    from fiftyone_curvature.sdk.locks import _collection
+
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     _collection().insert_one({
@@ -92,6 +95,8 @@ def test_a_lock_of_a_dead_process_on_this_host_is_taken_over(digits):
 
 @pytest.mark.slow
 def test_two_processes_on_one_key(digits, tmp_path):
+    from fiftyone_curvature.sdk.locks import RunInProgressError
+
     proc = _start_child(tmp_path, digits, pause_at=1, pause_s=8)
     try:
         digits.reload()
