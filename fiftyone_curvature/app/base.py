@@ -61,25 +61,103 @@ def progress_label(info):
     return "writing fields and views"
 
 
+class OperatorError(RuntimeError):
+    """An operator run from Python failed; the message is the operator's
+    own one-line error (the traceback is on ``.traceback``)."""
+
+    def __init__(self, message, traceback=None):
+        super().__init__(message)
+        self.traceback = traceback
+
+
+def _execute(operator, ctx, params, delegate=False):
+    """Runs ``operator`` like ``foo.execute_operator``, raising
+    :class:`OperatorError` with the error's one-line message (FiftyOne's
+    ExecutionError carries the whole traceback as its message)."""
+    import asyncio
+
+    from fiftyone.operators.executor import ExecutionError
+
+    try:
+        asyncio.get_running_loop()
+        in_loop = True
+    except RuntimeError:
+        in_loop = False
+    if in_loop:  # notebooks: FiftyOne schedules the run as a task
+        return foo.execute_operator(operator.uri, ctx, params=params,
+                                    request_delegation=delegate)
+    from fiftyone.operators import executor
+
+    request = executor._parse_ctx(ctx=ctx, params=params,
+                                  request_delegation=delegate)
+    try:
+        result = asyncio.run(executor.execute_or_delegate_operator(
+            operator.uri, request, exhaust=True))
+    except ExecutionError as e:  # invalid inputs, or failed scheduling
+        raise OperatorError(_validation_line(str(e), params),
+                            str(e)) from None
+    if result.error:
+        raise OperatorError(error_message(result), result.error)
+    return result
+
+
+def error_message(result):
+    """One line saying why an ExecutionResult failed: the invalid input
+    and its reason, or the error's message."""
+    ctx = result.validation_ctx
+    if ctx is not None and ctx.invalid and ctx.errors:
+        first = ctx.errors[0]
+        path = first.path.lstrip(".") or "input"
+        reason = first.reason
+        if reason == "Invalid enum value":
+            reason = f"invalid value {_param(ctx.params, path)!r}"
+        return f"Invalid parameter {path!r}: {reason}"
+    return " ".join((result.error_message or _last_line(result.error))
+                    .split())
+
+
+def _validation_line(text, params):
+    """FiftyOne's "Validation error. Path: p. Reason: r" as "Invalid
+    parameter 'p': r (got v)"; other texts: their last line."""
+    import re
+
+    match = re.search(r"Path: ([\w.\[\]]*)\. Reason: (.*)$", text.strip())
+    if not match:
+        return _last_line(text)
+    path, reason = match.group(1).lstrip("."), match.group(2)
+    value = repr(_param(params, path))
+    got = "" if value in reason else f" (got {value})"
+    return f"Invalid parameter {path!r}: {reason}{got}"
+
+
+def _param(params, path):
+    return (params or {}).get(path)
+
+
+def _last_line(text):
+    lines = [line for line in str(text).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else str(text)
+
+
 def execute_on_view(operator, samples, params, delegate=False):
     """Runs ``operator`` from Python on the view ``samples`` (what the
     operators' ``__call__`` does); ``delegate=True`` queues it for a
-    delegated-operations worker."""
-    return foo.execute_operator(
-        operator.uri,
-        dict(view=samples.view()),
-        params=params,
-        request_delegation=delegate,
-    )
+    delegated-operations worker.
+
+    Raises:
+        OperatorError: the operator failed (its one-line message)
+    """
+    return _execute(operator, dict(view=samples.view()), params, delegate)
 
 
 def execute_on_dataset(operator, samples, params):
-    """Runs ``operator`` from Python on the dataset of ``samples``."""
-    return foo.execute_operator(
-        operator.uri,
-        dict(dataset=samples._root_dataset.name),
-        params=params,
-    )
+    """Runs ``operator`` from Python on the dataset of ``samples``.
+
+    Raises:
+        OperatorError: the operator failed (its one-line message)
+    """
+    return _execute(operator, dict(dataset=samples._root_dataset.name),
+                    params)
 
 
 class TrainingOperator(foo.Operator):

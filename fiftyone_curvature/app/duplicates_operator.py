@@ -120,7 +120,7 @@ def _inputs(ctx, inputs):
         "Duplicates are compared by their fo.Classification labels",
     ):
         return False
-    runs = curvature_runs(ctx.dataset)
+    runs = curvature_runs(ctx.dataset, complete=True)
     default_key = runs[0] if len(runs) == 1 else "curvature"
     key, error = key_input(
         ctx, inputs, "key", default_key, "Key",
@@ -140,7 +140,7 @@ def _inputs(ctx, inputs):
                      description="Distance under which two images are "
                      "duplicates; empty = taken from the data (recommended)")
     elif method != "exact":
-        inputs.float("threshold", default=DEFAULT_THRESHOLDS[method],
+        inputs.float("threshold", default=DEFAULT_THRESHOLDS.get(method),
                      min=0.0, max=2.0, label="Threshold",
                      description="Cosine distance under which two images "
                      "are duplicates (pixels 0.01: re-encodes and resizes)")

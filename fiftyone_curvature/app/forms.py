@@ -87,7 +87,8 @@ def key_input(ctx, inputs, name, default, label, description, validate):
     Returns ``(key, error)``: the key typed so far (or the default) and the
     error message or None.
     """
-    prop = inputs.str(name, default=default, required=True, label=label,
+    prop = inputs.str(name, default=default, required=default is None,
+                      label=label,
                       description=description)
     key = ctx.params.get(name) or default
     try:
@@ -133,6 +134,32 @@ def training_kwargs(params, with_seed=True):
             continue
         value = params.get(name)
         value = default if value is None else value
-        kwargs[name] = (float(value) if isinstance(default, float)
-                        else int(value))
+        kwargs[name] = form_number(name, value, isinstance(default, float))
     return kwargs
+
+
+def form_number(name, value, real):
+    """A form's number as the SDK takes it: a float when ``real``, else an
+    int (a float with a fraction, e.g. epochs=2.7, is refused rather than
+    truncated; 3.0 from a JSON form is 3).
+
+    Raises:
+        ValueError: not a number
+    """
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{name} must be a number, got {value!r}") \
+                from None
+    import math
+
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be a finite number, got {value!r}")
+    if real:
+        return float(value)
+    if float(value) != int(value):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    return int(value)

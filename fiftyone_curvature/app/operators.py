@@ -19,10 +19,10 @@ from .base import (
 )
 
 
-def _run_key_input(ctx, inputs, label="Curvature run"):
-    """Adds a dropdown of the dataset's curvature runs; returns the chosen
-    key or None."""
-    keys = curvature_runs(ctx.dataset)
+def _run_key_input(ctx, inputs, label="Curvature run", complete=True):
+    """Adds a dropdown of the dataset's curvature runs (only the complete
+    ones unless ``complete=False``); returns the chosen key or None."""
+    keys = curvature_runs(ctx.dataset, complete=complete)
     if not keys:
         prop = inputs.view(
             "no_runs",
@@ -237,7 +237,7 @@ class GetCurvatureInfo(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        _run_key_input(ctx, inputs)
+        _run_key_input(ctx, inputs, complete=False)
         return types.Property(inputs,
                               view=types.View(label="Curvature run info"))
 
@@ -285,7 +285,7 @@ class DeleteCurvatureRun(foo.Operator):
 
     def resolve_input(self, ctx):
         inputs = types.Object()
-        key = _run_key_input(ctx, inputs)
+        key = _run_key_input(ctx, inputs, complete=False)
         if key is not None:
             config = ctx.dataset.get_brain_info(key).config
             inputs.view(
@@ -338,7 +338,7 @@ class TagForRelabel(foo.Operator):
         key = _run_key_input(ctx, inputs)
         if key is None:
             return types.Property(inputs)
-        inputs.str("tag", default="relabel", required=True, label="Tag")
+        inputs.str("tag", default="relabel", label="Tag")
         scope = types.RadioGroup()
         scope.add_choice("all", label="All samples of the run")
         scope.add_choice(

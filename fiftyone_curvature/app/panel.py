@@ -162,7 +162,8 @@ class CurvaturePanel(foo.Panel):
         s = dict(ctx.panel.state._data or {})
         s["view_key"] = _view_key(ctx.view) if ctx.view is not None else None
         rev = s["rev"] = int(s.get("rev") or 0) + 1
-        runs = curvature_runs(ctx.dataset) if ctx.dataset is not None else []
+        runs = (curvature_runs(ctx.dataset, complete=True)
+                if ctx.dataset is not None else [])
         s["runs"] = runs
         if not runs:
             s["run"] = None

@@ -46,7 +46,7 @@ def _parse_sets(items):
     out = {}
     for item in items:
         if "=" not in item:
-            raise SystemExit(f"--set expects NAME=VALUE, got {item!r}")
+            raise ValueError(f"--set expects NAME=VALUE, got {item!r}")
         name, value = item.split("=", 1)
         try:
             out[name] = json.loads(value)
@@ -72,6 +72,8 @@ def _build_parser():
         "FiftyOne dataset by the loss curvature a network tracks over "
         "training.",
     )
+    parser.add_argument("--debug", action="store_true",
+                        help="on an error, also print the traceback")
     sub = parser.add_subparsers(dest="command", required=True)
 
     compute = sub.add_parser(
@@ -94,6 +96,11 @@ def _build_parser():
                          "resume")
     compute.add_argument("--no-progress", action="store_true",
                          help="no progress bar")
+    compute.add_argument("--skip-unreadable", action="store_true",
+                         help="leave out images that cannot be decoded "
+                         "(listed in the run's info) instead of failing")
+    compute.add_argument("--json", action="store_true",
+                         help="print one JSON object on stdout")
     _add_training_args(compute)
 
     demo = sub.add_parser(
@@ -224,33 +231,61 @@ def _add_evaluation_parsers(sub):
 
 
 def main(argv=None):
-    """Entry point of the ``fiftyone-curvature`` console script."""
+    """Entry point of the ``fiftyone-curvature`` console script.
+
+    Every failure prints one line ``fiftyone-curvature: error: ...`` on
+    stderr (``--debug`` adds the traceback) and exits 2 (130 when
+    interrupted, as argparse for bad arguments); with ``--json`` stdout
+    holds ``{"error": ..., "type": ...}``.
+    """
     args = _build_parser().parse_args(argv)
     # the pinned offline MongoDB (6.0) makes FiftyOne print a deprecation
     # notice on every connection; the user cannot act on it here
     logging.getLogger("fiftyone.core.odm.database").setLevel(logging.ERROR)
+    handler = {
+        "compute": _compute,
+        "demo": _demo,
+        "evaluate": _evaluate,
+        "import-reference": _import_reference,
+        "compare": _compare,
+    }[args.command]
+    as_json = getattr(args, "json", False)
+    stdout = sys.stdout
     try:
-        if args.command == "compute":
-            return _compute(args)
-        handler = {
-            "demo": _demo,
-            "evaluate": _evaluate,
-            "import-reference": _import_reference,
-            "compare": _compare,
-        }[args.command]
-        if getattr(args, "json", False):
+        if as_json:
             # libraries print notices on stdout (e.g. FiftyOne's MongoDB
             # version warning): keep stdout for the one JSON object
-            stdout = sys.stdout
             with contextlib.redirect_stdout(sys.stderr):
                 payload = handler(args)
             stdout.write(json.dumps(payload) + "\n")
             stdout.flush()
             return 0
         return handler(args)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"fiftyone-curvature: error: {e}", file=sys.stderr)
-        return 2
+    except KeyboardInterrupt:
+        return _fail(args, stdout, "interrupted", "KeyboardInterrupt", 130)
+    except Exception as e:  # every error: one line, never a traceback
+        return _fail(args, stdout, error_line(e), type(e).__name__, 2)
+
+
+def error_line(error):
+    """One line naming what went wrong: the message of the errors this
+    package raises on purpose, the type and message of anything else."""
+    text = " ".join(str(error).split()) or repr(error)
+    if isinstance(error, (ValueError, FileNotFoundError, RuntimeError)):
+        return text
+    return f"{type(error).__name__}: {text}"
+
+
+def _fail(args, stdout, message, kind, code):
+    if getattr(args, "debug", False):
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+    print(f"fiftyone-curvature: error: {message}", file=sys.stderr)
+    if getattr(args, "json", False):
+        stdout.write(json.dumps({"error": message, "type": kind}) + "\n")
+        stdout.flush()
+    return code
 
 
 # --------------------------------------------------------------------------
@@ -274,10 +309,25 @@ def _compute(args):
     results = compute_curvature(
         samples, args.label_field, curvature_field=args.key,
         image_size=args.image_size, checkpoint_dir=args.checkpoint_dir,
-        progress=not args.no_progress, **_tracking_kwargs(args),
+        progress=not (args.no_progress or args.json),
+        skip_unreadable=args.skip_unreadable, **_tracking_kwargs(args),
     )
     seconds = time.perf_counter() - t0
     config = results.config
+    if args.json:
+        return {
+            "key": args.key,
+            "dataset": args.dataset,
+            "num_samples": int(results.num_samples),
+            "seconds": round(seconds, 2),
+            "model": config.tracking.get("model"),
+            "fields": config.output_fields(),
+            "views": list(config.views),
+            "skipped": results.skipped,
+        }
+    if results.skipped:
+        print(f"Skipped {len(results.skipped)} unreadable image(s): "
+              + ", ".join(s["filepath"] for s in results.skipped[:10]))
     print(f"Curvature run {args.key!r} on {results.num_samples} samples of "
           f"{args.dataset!r} in {seconds:.1f} s "
           f"(model {config.tracking.get('model')}, "

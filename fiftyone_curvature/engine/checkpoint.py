@@ -24,9 +24,36 @@ def fingerprint(x, y, cfg_dict):
 
 
 def checkpoint_path(checkpoint_dir):
-    """The checkpoint file of ``checkpoint_dir`` (None without one)."""
-    return (os.path.join(checkpoint_dir, CHECKPOINT_NAME)
-            if checkpoint_dir else None)
+    """The checkpoint file of ``checkpoint_dir`` (None without one).
+
+    Raises:
+        ValueError: ``checkpoint_dir`` is not a path, is a file, cannot be
+            created or is not writable
+    """
+    if not checkpoint_dir:
+        return None
+    check_checkpoint_dir(checkpoint_dir)
+    return os.path.join(checkpoint_dir, CHECKPOINT_NAME)
+
+
+def check_checkpoint_dir(checkpoint_dir):
+    """Creates ``checkpoint_dir`` when missing; raises ValueError when it
+    is not a path, names an existing file, cannot be created or is not
+    writable (before any epoch is trained)."""
+    if not isinstance(checkpoint_dir, (str, os.PathLike)):
+        raise ValueError(f"checkpoint_dir must be a path, got "
+                         f"{checkpoint_dir!r}")
+    name = os.fspath(checkpoint_dir)
+    if os.path.exists(name) and not os.path.isdir(name):
+        raise ValueError(f"checkpoint_dir {name!r} is a file, not a "
+                         "directory")
+    try:
+        os.makedirs(name, exist_ok=True)
+    except OSError as e:
+        raise ValueError(f"checkpoint_dir {name!r} cannot be created: "
+                         f"{e.strerror or e}") from None
+    if not os.access(name, os.W_OK):
+        raise ValueError(f"checkpoint_dir {name!r} is not writable")
 
 
 def save_checkpoint(path, state):

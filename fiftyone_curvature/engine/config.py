@@ -7,6 +7,7 @@ this module is the one place they are written.
 
 import dataclasses
 import math
+import re
 
 #: model architectures (see :mod:`fiftyone_curvature.engine.models`)
 MODELS = ("small_cnn", "small_resnet", "resnet18")
@@ -21,6 +22,58 @@ AGGREGATIONS = ("mean", "last_half", "first_half", "rank_mean",
                 "zscore_mean")
 #: device names offered by forms (any ``cuda:i`` is accepted too)
 DEVICES = ("auto", "cpu", "cuda")
+
+
+#: device strings a config accepts (what torch.device parses as these)
+_DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
+
+#: the smallest finite-difference step: below it the perturbation of a
+#: normalised pixel (|x| up to ~5) is within a few float32 roundings
+#: (2**-23 relative), so the gradient difference is rounding noise or
+#: exactly zero (h = 1e-30 scores every sample 0)
+H_MIN = 1e-5
+
+
+def _plain(value):
+    """A NumPy scalar as the Python number it holds (other values as
+    given), so that configs stay JSON-able."""
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _integer(cfg, name, minimum, extra=""):
+    """Raises ValueError unless option ``name`` is an int >= minimum
+    (booleans and floats refused)."""
+    value = getattr(cfg, name)
+    if isinstance(value, bool) or not isinstance(value, int) or (
+        value < minimum
+    ):
+        raise ValueError(
+            f"{name} must be an integer >= {minimum}"
+            f"{' ' + extra if extra else ''}, got {value!r}")
+
+
+def _real(cfg, name, low=None, high=None, low_open=False, high_open=False):
+    """Raises ValueError unless option ``name`` is a finite number in the
+    given range (booleans and strings refused)."""
+    value = getattr(cfg, name)
+    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
+          and math.isfinite(value))
+    if ok and low is not None:
+        ok = value > low if low_open else value >= low
+    if ok and high is not None:
+        ok = value < high if high_open else value <= high
+    if not ok:
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+        hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
+        bounds = " and ".join(b for b in (lo, hi) if b)
+        why = (" (smaller steps are below float32 resolution of the "
+               "normalised pixels and give zero or noise curvature)"
+               if name == "h" and ok is False and isinstance(value, float)
+               and math.isfinite(value) and 0 < value < H_MIN else "")
+        raise ValueError(f"{name} must be a finite number {bounds}, got "
+                         f"{value!r}{why}")
 
 
 @dataclasses.dataclass
@@ -106,12 +159,23 @@ class TrackingConfig:
     record_embeddings: bool = False
 
     def validate(self):
-        """Raises ValueError naming the first invalid option."""
+        """Raises ValueError naming the first invalid option.
+
+        NumPy scalars are accepted and stored as Python numbers; booleans
+        are refused where a number is expected (``epochs=True``), floats
+        where an integer is (``epochs=2.7`` is refused, not truncated).
+        """
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, _plain(getattr(self, f.name)))
+
         def choice(name, valid):
-            if getattr(self, name) not in valid:
+            value = getattr(self, name)
+            # 1 == True: compare types too, so amp=1 is refused
+            if not any(value == v and type(value) is type(v)
+                       for v in valid):
                 raise ValueError(
-                    f"Unknown {name} {getattr(self, name)!r}; valid ones "
-                    f"are {tuple(valid)}"
+                    f"Unknown {name} {value!r}; valid ones are "
+                    f"{tuple(valid)}"
                 )
 
         choice("model", ("auto",) + MODELS)
@@ -121,42 +185,37 @@ class TrackingConfig:
         choice("aggregate", AGGREGATIONS)
         choice("augment", ("auto", True, False))
         choice("amp", ("auto", True, False))
-        if not isinstance(self.score_every, int) or self.score_every < 0:
-            raise ValueError(f"score_every must be an integer >= 0, got "
-                             f"{self.score_every!r}")
-        for name in ("epochs", "batch_size", "probes", "score_batch_size"):
-            value = getattr(self, name)
-            if name == "batch_size" and value == "auto":
-                continue
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be an integer >= 1, got "
-                                 f"{value!r}")
-        for name in ("lr", "h"):
-            value = getattr(self, name)
-            if name == "lr" and value == "auto":
-                continue
-            if isinstance(value, str) or not value > 0:
-                raise ValueError(f"{name} must be > 0, got {value!r}")
-        if self.batch_size != "auto" and self.batch_size < 2:
-            raise ValueError("batch_size must be >= 2 (BatchNorm)")
-        if isinstance(self.score_from, str) or not (
-            0.0 <= self.score_from < 1.0
-        ):
-            raise ValueError(f"score_from must be in [0, 1), got "
-                             f"{self.score_from!r}")
-        if self.el2n_epoch is not None and not (
-            1 <= self.el2n_epoch <= self.epochs
-        ):
+        _integer(self, "score_every", 0)
+        for name in ("epochs", "probes", "score_batch_size"):
+            _integer(self, name, 1)
+        if self.batch_size != "auto":
+            _integer(self, "batch_size", 2, "(BatchNorm needs two samples)")
+        for name, minimum in (("width", 1), ("augment_epochs", 0),
+                              ("el2n_epoch", 1)):
+            if getattr(self, name) is not None:
+                _integer(self, name, minimum, "or None")
+        _integer(self, "seed", 0)
+        if self.lr != "auto":
+            _real(self, "lr", low=0.0, low_open=True)
+        _real(self, "h", low=H_MIN)
+        _real(self, "momentum", low=0.0, high=1.0)
+        _real(self, "weight_decay", low=0.0)
+        _real(self, "score_from", low=0.0, high=1.0, high_open=True)
+        for name in ("channels_last", "record_probes", "record_embeddings"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be True or False, got "
+                                 f"{getattr(self, name)!r}")
+        if self.el2n_epoch is not None and self.el2n_epoch > self.epochs:
             raise ValueError(
                 f"el2n_epoch must be in [1, epochs={self.epochs}], got "
                 f"{self.el2n_epoch}"
             )
-        if not isinstance(self.device, str) or not (
-            self.device in ("auto", "cpu") or self.device.startswith("cuda")
+        if not isinstance(self.device, str) or not _DEVICE.fullmatch(
+            self.device
         ):
             raise ValueError(
-                f"Unknown device {self.device!r}; use 'auto', 'cpu' or "
-                "'cuda[:i]'"
+                f"Unknown device {self.device!r}; use 'auto', 'cpu', "
+                "'cuda' or 'cuda:<index>'"
             )
         return self
 

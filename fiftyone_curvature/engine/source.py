@@ -3,6 +3,10 @@
 import numpy as np
 
 
+#: the smallest image side the networks train on
+MIN_SIDE = 4
+
+
 def as_tensors(inputs, labels, num_classes):
     """Validates a run's data and returns it as tensors.
 
@@ -33,6 +37,10 @@ def as_tensors(inputs, labels, num_classes):
             f"Inputs must be (N, C, H, W) or (N, H, W); got shape "
             f"{tuple(x.shape)}"
         )
+    if min(x.shape[2], x.shape[3]) < MIN_SIDE:
+        raise ValueError(
+            f"Images are {x.shape[2]}x{x.shape[3]} pixels; the networks "
+            f"need at least {MIN_SIDE}x{MIN_SIDE}")
     if x.dtype != torch.uint8:
         if not torch.is_floating_point(x):
             raise ValueError(

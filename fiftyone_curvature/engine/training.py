@@ -366,7 +366,8 @@ class _Run:
             losses = F.cross_entropy(logits.float(), yb, reduction="none")
             loss = losses.mean()
             if not torch.isfinite(loss):
-                self._diverged(epoch, bi, loss)
+                self._diverged(epoch, f"the loss became {loss.item()} at "
+                               f"batch {bi + 1}")
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
@@ -384,17 +385,28 @@ class _Run:
             "train_seconds": seconds,
         }
 
-    def _diverged(self, epoch, batch_index, loss):
-        self.save(epoch - 1)
-        partial = self.result(epoch - 1) if epoch > 1 else None
-        where = (f"; the {epoch - 1} finished epoch(s) were saved to "
-                 f"{self.ckpt_path}" if self.ckpt_path and epoch > 1 else "")
+    def _diverged(self, epoch, what, cause=None):
+        """Raises TrainingDivergedError for ``epoch`` (1-based); ``what``
+        says which value became non-finite, ``cause`` its likely cause. The
+        checkpoint on disk already holds the finished epochs (saved at the
+        end of each)."""
+        partial = None
+        if epoch > 1:
+            try:
+                partial = self.result(epoch - 1)
+            except Exception:  # the diverged model may not evaluate
+                logger.exception("No partial result after divergence")
+        kept = (f"; the {epoch - 1} finished epoch(s) are in "
+                f"{self.ckpt_path} and error.partial_result"
+                if self.ckpt_path and epoch > 1 else
+                (f"; the {epoch - 1} finished epoch(s) are in "
+                 "error.partial_result" if partial is not None else ""))
         raise TrainingDivergedError(
-            f"Training diverged: the loss became {loss.item()} at epoch "
-            f"{epoch}, batch {batch_index + 1} (lr "
-            f"{self.opt.param_groups[0]['lr']:.3g}); lower the learning "
-            f"rate{where}. Scores of finished epochs are in "
-            "error.partial_result",
+            f"Training diverged at epoch {epoch}: {what} (lr "
+            f"{self.opt.param_groups[0]['lr']:.3g}, batch size "
+            f"{self.cfg.batch_size}); "
+            + (cause or "the learning rate is likely too high for this "
+               "data and model: lower lr") + kept,
             epoch, partial, self.ckpt_path,
         )
 
@@ -440,10 +452,11 @@ class _Run:
         curv = self.rec.arrays["curvature"]
         if do_score and not np.isfinite(curv[:, col]).all():
             bad = np.flatnonzero(~np.isfinite(curv[:, col]))
-            raise FloatingPointError(
-                f"Curvature is not finite at epoch {epoch} for {len(bad)} "
-                f"sample(s), e.g. {bad[:10].tolist()}"
-            )
+            self._diverged(epoch, f"the curvature of {len(bad)} sample(s) "
+                           f"became NaN or inf (e.g. rows "
+                           f"{bad[:5].tolist()})",
+                           "the weights likely grew too large (lower lr) or "
+                           f"h={self.cfg.h:g} perturbs the inputs too much")
 
     # ------------------------------------------------------------- result
 

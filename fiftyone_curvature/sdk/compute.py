@@ -3,6 +3,7 @@
 import dataclasses
 import logging
 
+from ..engine.checkpoint import check_checkpoint_dir
 from ..engine.config import TrackingConfig
 from ..engine.dynamics import SCORES
 from . import views as cv_views
@@ -10,6 +11,7 @@ from .duplicates import resolve_duplicates_option
 from .images import validate_label_field
 from .options import check_samples
 from .progress import Progress
+from .locks import run_lock
 from .runs import (
     Curvature, check_run_key, create_indexes, delete_outputs, output_fields,
 )
@@ -37,6 +39,7 @@ def compute_curvature(
     progress=None,
     duplicates=False,
     rank_by="curvature",
+    skip_unreadable=False,
     **kwargs,
 ):
     """Trains a classifier on a collection and scores every sample by the
@@ -127,6 +130,10 @@ def compute_curvature(
             ``"curvature"`` or a training-dynamics score of
             :data:`fiftyone_curvature.engine.dynamics.SCORES` (e.g.
             ``"csl"``, ``"aum"``; each taken in its suspicious direction)
+        skip_unreadable (False): leave out samples whose image cannot be
+            decoded (zero-byte, truncated, not an image) instead of
+            failing; they get no values and are listed in
+            ``results.skipped``
         **kwargs: any other :class:`fiftyone_curvature.TrackingConfig` field
 
     Returns:
@@ -134,12 +141,26 @@ def compute_curvature(
         (N, E) per-epoch curvature matrix (higher = more likely memorized),
         sample ids and training history
 
+    The run is recorded as ``status="running"`` as soon as it starts and
+    ``"complete"`` once its results are saved. Rerunning a key replaces
+    the previous run: samples outside the new collection have the key's
+    fields cleared (set to None), never mixed with the new values. A run
+    that fails leaves the dataset as it was: a new key is removed, a
+    replaced run is restored. One process at a time computes a key (a
+    lock in the database; a second one gets RunInProgressError naming
+    the holder).
+
     Raises:
         ValueError: an invalid option, a field that is not a
             Classification, missing labels, fewer than two classes, an
-            output field that exists and was not written by a curvature run
+            output field or saved view that exists and was not written by
+            a curvature run, unreadable images (all named), or a run too
+            large for the memory
         FileNotFoundError: images missing on disk
-        fiftyone_curvature.TrainingDivergedError: the loss became NaN
+        fiftyone_curvature.TrainingDivergedError: the loss or curvature
+            became NaN / inf
+        fiftyone_curvature.RunInProgressError: another process is
+            computing the same key
     """
     tracking = TrackingConfig.resolve(
         config, model=model, epochs=epochs, probes=probes, h=h,
@@ -154,11 +175,19 @@ def compute_curvature(
                                             curvature_field, duplicates)
     if dup_options and dup_options["method"] == "embeddings":
         tracking = dataclasses.replace(tracking, record_embeddings=True)
-    return _compute_curvature(
-        samples, label_field, curvature_field, classes, image_size,
-        tracking, thresholds, create_views, checkpoint_dir, progress,
-        dup_options, rank_by,
-    )
+    image_size = check_image_size(image_size)
+    if checkpoint_dir is not None:
+        check_checkpoint_dir(checkpoint_dir)
+    with run_lock(samples._root_dataset, curvature_field):
+        # another process may have changed the dataset's runs before the
+        # lock was ours: check the key again on the stored state
+        samples._root_dataset.reload()
+        validate_key(samples, label_field, curvature_field)
+        return _compute_curvature(
+            samples, label_field, curvature_field, classes, image_size,
+            tracking, thresholds, create_views, checkpoint_dir, progress,
+            dup_options, rank_by, skip_unreadable,
+        )
 
 
 def check_rank_by(rank_by):
@@ -174,12 +203,15 @@ def validate_key(samples, label_field, key):
     """Raises ValueError unless ``key`` can name a curvature run on
     ``samples`` (see :func:`fiftyone_curvature.sdk.runs.check_run_key`)."""
     check_run_key(samples, key, label_field, Curvature, "a curvature run",
-                  output_fields, key_name="curvature_field")
+                  output_fields, key_name="curvature_field",
+                  views_of=cv_views.view_names)
 
 
 def _compute_curvature(samples, label_field, key, classes, image_size,
                        tracking, thresholds, create_views, checkpoint_dir,
-                       progress, dup_options=None, rank_by="curvature"):
+                       progress, dup_options=None, rank_by="curvature",
+                       skip_unreadable=False):
+    from ..engine.memory import check_memory
     from ..engine.training import train_and_track
     from .fields import write_run_fields
     from .images import prepare_data
@@ -196,19 +228,21 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
         score_names=list(SCORES),
         views=cv_views.view_names(key) if create_views else [],
         rank_by=rank_by,
+        status="running",
+        checkpoint_dir=checkpoint_dir,
     )
     method = config.build()
-    existed = key in dataset.list_brain_runs()
-    old_views = (list(dataset.get_brain_info(key).config.views) if existed
-                 else [])
+    previous = PreviousRun.of(dataset, key)
     method.register_run(samples, key, cleanup=False)
     reporter = Progress(progress, tracking.epochs)
+    wrote = False
     try:
         with reporter:
             logger.info("Reading %d images...", len(samples))
             prepared = prepare_data(
                 samples, label_field, classes=classes, image_size=image_size,
-                progress=reporter.on_load,
+                progress=reporter.on_load, skip_unreadable=skip_unreadable,
+                check_shape=lambda shape: check_memory(tracking, *shape),
             )
             logger.info(
                 "Training on %d images of %dx%dx%d, %d classes, %d epochs",
@@ -221,6 +255,9 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
                 checkpoint_dir=checkpoint_dir, progress=reporter.on_epoch,
             )
             reporter.on_phase("write")
+            wrote = True
+            clear_outside(dataset, config.output_fields(),
+                          prepared.sample_ids)
             write_run_fields(dataset, key, prepared, result, rank_by)
             create_indexes(dataset, key)
             if dup_options is not None:
@@ -228,32 +265,118 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
 
                 run_from_curvature(samples, label_field, key, dup_options,
                                    prepared.sample_ids, result.embeddings)
+        config.classes = prepared.classes
+        config.tracking = result.config
+        thresholds = dict(thresholds,
+                          mislabeled_cutoff=cv_views.mislabeled_cutoff(
+                              result, prepared.targets, rank_by))
+        config.thresholds = thresholds
+        method.update_run_config(samples, key, config)
+        results = CurvatureResults(
+            samples,
+            config,
+            key,
+            backend=method,
+            skipped=prepared.skipped,
+            **result_kwargs(prepared, result, rank_by),
+        )
+        method.save_run_results(samples, key, results)
+        # views of a replaced run that this run does not recreate
+        cv_views.delete_views(dataset, [v for v in previous.views
+                                        if v not in config.views])
+        if create_views:
+            cv_views.save_views(samples, key, label_field, thresholds)
+        config.status = "complete"
+        method.update_run_config(samples, key, config)
     except BaseException:
-        if not existed:
-            # a new key's output fields did not exist before (validated):
-            # remove what a failed write may have left, then the record
-            delete_outputs(dataset, config.output_fields(), [])
-            method.delete_run(samples, key, cleanup=False)
+        _roll_back(samples, key, config, previous, wrote)
         raise
-
-    config.classes = prepared.classes
-    config.tracking = result.config
-    thresholds = dict(thresholds, mislabeled_cutoff=cv_views.mislabeled_cutoff(
-        result, prepared.targets, rank_by))
-    config.thresholds = thresholds
-    method.update_run_config(samples, key, config)
-    results = CurvatureResults(
-        samples,
-        config,
-        key,
-        backend=method,
-        **result_kwargs(prepared, result, rank_by),
-    )
-    method.save_run_results(samples, key, results)
-    # views of a replaced run that this run does not recreate
-    cv_views.delete_views(dataset,
-                          [v for v in old_views if v not in config.views])
-    if create_views:
-        cv_views.save_views(samples, key, label_field, thresholds)
     logger.info("Curvature run %r complete", key)
     return results
+
+
+def check_image_size(image_size):
+    """``image_size`` as a Python int (or None); ValueError unless it is
+    None or an integer >= 4 (NumPy integers accepted)."""
+    import numbers
+
+    if image_size is None:
+        return None
+    if isinstance(image_size, bool) or not isinstance(
+        image_size, numbers.Integral
+    ) or image_size < 4:
+        raise ValueError(f"image_size must be an integer >= 4 or None, "
+                         f"got {image_size!r}")
+    return int(image_size)
+
+
+def clear_outside(dataset, fields, sample_ids):
+    """Sets ``fields`` to None on the samples of ``dataset`` that are not
+    in ``sample_ids`` (the values of a replaced run on a larger
+    collection, which would otherwise mix with the new ones)."""
+    schema = dataset.get_field_schema()
+    present = [f for f in fields if f in schema]
+    if not present:
+        return
+    from fiftyone import ViewField as F
+
+    outside = dataset.exclude(list(sample_ids))
+    stale = outside.match(F.any([F(f).exists() for f in present]))
+    if len(stale):
+        stale.clear_sample_fields(present)
+
+
+class PreviousRun:
+    """A run about to be replaced: what is needed to restore it when its
+    replacement fails before writing."""
+
+    def __init__(self, info=None, view=None, results=None):
+        self.info = info
+        self.view = view
+        self.results = results
+
+    @classmethod
+    def of(cls, dataset, key):
+        """The complete run ``key`` of ``dataset`` (an empty one when there
+        is none, or it never finished)."""
+        if key not in dataset.list_brain_runs():
+            return cls()
+        info = dataset.get_brain_info(key)
+        if getattr(info.config, "status", "complete") != "complete":
+            return cls(info)
+        return cls(info, dataset.load_brain_view(key),
+                   dataset.load_brain_results(key, cache=False))
+
+    @property
+    def complete(self):
+        return self.results is not None
+
+    @property
+    def views(self):
+        return list(self.info.config.views) if self.info else []
+
+    def restore(self, dataset, key):
+        """Puts the run record back as it was."""
+        Curvature.save_run_info(self.view, self.info, overwrite=True,
+                                cleanup=False)
+        Curvature.save_run_results(self.view, key, self.results,
+                                   overwrite=True, cache=False)
+
+
+def _roll_back(samples, key, config, previous, wrote):
+    """Undoes what the failed run ``key`` did: restores the run it
+    replaced when it failed before writing fields, else removes its
+    fields, views and record. Only this run's key is touched (the lock
+    keeps other processes off it)."""
+    dataset = samples._root_dataset
+    try:
+        if previous.complete and not wrote:
+            previous.restore(dataset, key)
+            return
+        # the view names were checked free or the replaced run's
+        delete_outputs(dataset, config.output_fields(),
+                       previous.views + config.views)
+        if key in dataset.list_brain_runs():
+            Curvature.delete_run(samples, key, cleanup=False)
+    except Exception:  # never hide the run's own error
+        logger.exception("Could not roll back curvature run %r", key)

@@ -23,6 +23,7 @@ from .duplicate_runs import (
 #: duplicate)
 EXACT_CERTAINTY = 1e6
 from .images import validate_label_field
+from .locks import run_lock
 from .options import check_samples
 from .runs import check_run_key
 
@@ -213,7 +214,7 @@ def find_duplicate_conflicts(
         if threshold is None:
             threshold = DEFAULT_THRESHOLDS[method]
         if threshold is not None:
-            if not 0.0 <= float(threshold) <= 2.0:
+            if not _number_in(threshold, 0.0, 2.0):
                 raise ValueError(
                     f"threshold is a cosine distance in [0, 2], got "
                     f"{threshold}"
@@ -221,24 +222,38 @@ def find_duplicate_conflicts(
             threshold = float(threshold)
     else:
         threshold = None
-    if not 0.0 <= float(ratio) < 1.0:
-        raise ValueError(f"ratio must be in [0, 1), got {ratio!r}")
+    if not _number_in(ratio, 0.0, 1.0, high_open=True):
+        raise ValueError(f"ratio must be a number in [0, 1), got {ratio!r}")
     if image_size is None:
         image_size = IMAGE_SIZES.get(method)
     check_samples(samples, "Duplicate search")
     validate_label_field(samples, label_field)
     validate_key(samples, label_field, key)
-    return _find_duplicate_conflicts(
-        samples, label_field, key, threshold, method, embeddings,
-        exact or method == "exact", image_size, create_view, progress,
-        float(ratio),
-    )
+    with run_lock(samples._root_dataset, run_key(key), "Duplicate search"):
+        samples._root_dataset.reload()
+        validate_key(samples, label_field, key)
+        return _find_duplicate_conflicts(
+            samples, label_field, key, threshold, method, embeddings,
+            exact or method == "exact", image_size, create_view, progress,
+            float(ratio),
+        )
+
+
+def _number_in(value, low, high, high_open=False):
+    """Whether ``value`` is a real number (not a bool) in [low, high]
+    (or [low, high) with ``high_open``)."""
+    import numbers
+
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return False
+    return low <= value < high if high_open else low <= value <= high
 
 
 def validate_key(samples, label_field, key):
     """Raises ValueError unless ``key`` can prefix a duplicate search."""
     check_run_key(samples, key, label_field, DuplicateConflicts,
-                  "a duplicate search", output_fields, brain_key_of=run_key)
+                  "a duplicate search", output_fields, brain_key_of=run_key,
+                  views_of=lambda k: [view_name(k)])
 
 
 def _vectors(samples, method, embeddings, image_size, ids):

@@ -16,6 +16,7 @@ from .evaluation_runs import (
     save_corrupted_view,
 )
 from .images import validate_label_field
+from .locks import run_lock
 from .options import check_samples, check_scoring, check_seeds
 from .progress import Progress
 from .runs import check_run_key, create_indexes, result_kwargs
@@ -107,8 +108,11 @@ def evaluate_corruption(
     """
     tracking = TrackingConfig.resolve(config, exclude=("seed",), **kwargs)
     check_scoring(tracking)
-    if not 0.0 < float(noise) < 1.0:
-        raise ValueError(f"noise must be in (0, 1), got {noise!r}")
+    if isinstance(noise, (bool, str)) or not isinstance(
+        noise, (int, float)
+    ) or not 0.0 < noise < 1.0:
+        raise ValueError(f"noise must be a number in (0, 1), got "
+                         f"{noise!r}")
     if kind not in KINDS:
         raise ValueError(f"Unknown kind {kind!r}; valid ones are {KINDS}")
     if mapping is not None and kind != "asymmetric":
@@ -117,16 +121,20 @@ def evaluate_corruption(
     check_samples(samples, "Evaluations")
     validate_label_field(samples, label_field)
     validate_key(samples, label_field, key)
-    return _evaluate_corruption(
-        samples, label_field, float(noise), kind, seeds, key, mapping,
-        classes, image_size, tracking, create_view, progress,
-    )
+    with run_lock(samples._root_dataset, key, "Evaluation"):
+        samples._root_dataset.reload()
+        validate_key(samples, label_field, key)
+        return _evaluate_corruption(
+            samples, label_field, float(noise), kind, seeds, key, mapping,
+            classes, image_size, tracking, create_view, progress,
+        )
 
 
 def validate_key(samples, label_field, key):
     """Raises ValueError unless ``key`` can name an evaluation."""
     check_run_key(samples, key, label_field, CorruptionEvaluation,
-                  "a corruption evaluation", output_fields)
+                  "a corruption evaluation", output_fields,
+                  views_of=lambda k: [corrupted_view_name(k)])
 
 
 def _evaluate_corruption(samples, label_field, noise, kind, seeds, key,

@@ -16,6 +16,34 @@ _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 STREAM_BYTES = 2 << 30
 
 
+class UnreadableImagesError(ValueError):
+    """Some images could not be decoded (zero-byte, truncated, not an
+    image).
+
+    Attributes:
+        failures: list of ``(path, reason)``, every failing file
+    """
+
+    def __init__(self, failures, total):
+        self.failures = list(failures)
+        shown = "; ".join(f"{p} ({r})" for p, r in self.failures[:20])
+        more = (f"; and {len(self.failures) - 20} more"
+                if len(self.failures) > 20 else "")
+        super().__init__(
+            f"{len(self.failures)} of {total} images cannot be read: "
+            f"{shown}{more}. Fix or remove them, or pass "
+            "skip_unreadable=True to leave them out (they are listed in "
+            "the run's results as skipped)")
+
+    @property
+    def paths(self):
+        return [p for p, _ in self.failures]
+
+
+#: the smallest image side a network can train on
+MIN_SIDE = 4
+
+
 @dataclasses.dataclass
 class PreparedData:
     """The training data of a run, in the order of ``sample_ids``.
@@ -28,6 +56,8 @@ class PreparedData:
         image_size: (H, W) the working resolution
         channels: C (1 when every image is grayscale, else 3)
         resized: whether any image was resized
+        skipped: list of ``{"id", "filepath", "reason"}`` of the samples
+            left out because their image could not be read
     """
 
     sample_ids: list
@@ -37,6 +67,7 @@ class PreparedData:
     image_size: tuple
     channels: int
     resized: bool
+    skipped: list = dataclasses.field(default_factory=list)
 
 
 def validate_label_field(samples, label_field):
@@ -114,6 +145,8 @@ def prepare_data(
     classes=None,
     image_size=32,
     progress=None,
+    skip_unreadable=False,
+    check_shape=None,
 ):
     """Reads a collection's images and labels for training.
 
@@ -129,6 +162,12 @@ def prepare_data(
             then all agree
         progress (None): callable receiving ``(done, total)`` while images
             are decoded
+        skip_unreadable (False): leave out the samples whose image cannot
+            be decoded (listed in ``PreparedData.skipped``) instead of
+            raising
+        check_shape (None): callable receiving the (N, C, H, W) shape of
+            the data once the image headers are read, before decoding
+            (e.g. a memory check that raises)
 
     Returns:
         a :class:`PreparedData`
@@ -138,6 +177,7 @@ def prepare_data(
             missing labels, fewer than two classes, or images of different
             sizes with ``image_size=None``
         FileNotFoundError: some images are missing on disk
+        UnreadableImagesError: some images cannot be decoded (all named)
     """
     validate_label_field(samples, label_field)
     if image_size is not None and (
@@ -160,9 +200,31 @@ def prepare_data(
     classes = get_classes(samples, label_field, classes)
     index = {c: i for i, c in enumerate(classes)}
     targets = np.array([index[label] for label in labels], dtype=np.int64)
-    inputs, size, channels, resized = read_images(
-        paths, image_size, progress=progress
-    )
+    skipped = []
+    try:
+        inputs, size, channels, resized = read_images(
+            paths, image_size, progress=progress, check_shape=check_shape
+        )
+    except UnreadableImagesError as e:
+        if not skip_unreadable:
+            raise
+        reasons = dict(e.failures)
+        keep = [i for i, p in enumerate(paths) if p not in reasons]
+        skipped = [{"id": ids[i], "filepath": p, "reason": reasons[p]}
+                   for i, p in enumerate(paths) if p in reasons]
+        if not keep:
+            raise ValueError(f"None of the {len(paths)} images can be "
+                             f"read; e.g. {e.failures[:3]}") from None
+        ids = [ids[i] for i in keep]
+        paths = [paths[i] for i in keep]
+        targets = targets[keep]
+        if len(set(targets.tolist())) < 2:
+            raise ValueError(
+                "Fewer than two classes are left once the unreadable images "
+                "are skipped") from None
+        inputs, size, channels, resized = read_images(
+            paths, image_size, progress=progress, check_shape=check_shape
+        )
     return PreparedData(
         sample_ids=list(ids),
         inputs=inputs,
@@ -171,16 +233,19 @@ def prepare_data(
         image_size=size,
         channels=channels,
         resized=resized,
+        skipped=skipped,
     )
 
 
-def read_images(paths, image_size=32, progress=None):
+def read_images(paths, image_size=32, progress=None, check_shape=None):
     """Decodes images into one uint8 array.
 
     Args:
         paths: list of N image paths
         image_size (32): see :func:`prepare_data`
         progress (None): callable receiving ``(done, total)``
+        check_shape (None): callable receiving the (N, C, H, W) shape
+            before any image is decoded
 
     Returns:
         a tuple ``(inputs, (H, W), channels, resized)`` with ``inputs`` an
@@ -195,11 +260,16 @@ def read_images(paths, image_size=32, progress=None):
             f"{len(absent)} of {len(paths)} images are missing on disk, "
             f"e.g. {absent[:3]}"
         )
-    sizes, gray = set(), True
+    sizes, gray, failures = set(), True, {}
     for path in paths:
-        with Image.open(path) as im:
-            sizes.add((im.height, im.width))
-            gray = gray and im.mode in _GRAY_MODES
+        try:
+            with Image.open(path) as im:
+                sizes.add((im.height, im.width))
+                gray = gray and im.mode in _GRAY_MODES
+        except Exception as e:  # zero-byte, not an image, bomb, ...
+            failures[path] = _reason(path, e)
+    if not sizes:
+        raise UnreadableImagesError(failures.items(), len(paths))
     channels = 1 if gray else 3
     if len(sizes) == 1 and (
         image_size is None or max(next(iter(sizes))) <= image_size
@@ -212,7 +282,14 @@ def read_images(paths, image_size=32, progress=None):
         )
     else:
         size, resized = (image_size, image_size), True
+    if min(size) < MIN_SIDE:
+        raise ValueError(
+            f"Images are {size[0]}x{size[1]} pixels; curvature needs at "
+            f"least {MIN_SIDE}x{MIN_SIDE} (images keep their native size "
+            "when it is under image_size)")
     shape = (len(paths), channels, size[0], size[1])
+    if check_shape is not None:
+        check_shape(shape)
     if int(np.prod(shape)) > STREAM_BYTES:
         import tempfile
 
@@ -223,13 +300,30 @@ def read_images(paths, image_size=32, progress=None):
         out = np.empty(shape, np.uint8)
     mode = "L" if channels == 1 else "RGB"
     for i, path in enumerate(paths):
-        with Image.open(path) as im:
-            out[i] = _to_array(im, mode, size)
+        if path in failures:
+            continue
+        try:
+            with Image.open(path) as im:
+                out[i] = _to_array(im, mode, size)
+        except Exception as e:  # truncated data fails only when decoded
+            failures[path] = _reason(path, e)
         if progress is not None and (i + 1) % 256 == 0:
             progress(i + 1, len(paths))
+    if failures:
+        raise UnreadableImagesError(
+            [(p, failures[p]) for p in paths if p in failures], len(paths))
     if progress is not None:
         progress(len(paths), len(paths))
     return out, size, channels, resized
+
+
+def _reason(path, error):
+    """A short reason why the image at ``path`` cannot be read."""
+    if os.path.getsize(path) == 0:
+        return "empty file"
+    text = str(error).splitlines()[0] if str(error) else ""
+    text = text.replace(repr(path), "").replace(path, "").strip(" :")
+    return f"{type(error).__name__}: {text}"[:120]
 
 
 def _to_array(im, mode, size):

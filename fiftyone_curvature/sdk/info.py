@@ -1,11 +1,31 @@
 """A JSON-able summary of a curvature run (what the info operator shows)."""
 
 
-def curvature_runs(dataset):
-    """The keys of the dataset's curvature runs (evaluations included)."""
+def curvature_runs(dataset, complete=False):
+    """The keys of the dataset's curvature runs (evaluations included);
+    ``complete=True``: only those whose results were saved (not running
+    or interrupted)."""
     from .runs import Curvature
 
-    return dataset.list_brain_runs(type=Curvature)
+    keys = dataset.list_brain_runs(type=Curvature)
+    if complete:
+        keys = [k for k in keys if run_status(dataset, k) == "complete"]
+    return keys
+
+
+def run_status(dataset, key):
+    """``"complete"``, ``"running"`` (a live process holds the run's lock)
+    or ``"interrupted"`` (registered, never finished, no live holder: kill
+    -9 or out of memory; rerun the key to resume from its checkpoint, or
+    delete it)."""
+    from .locks import holder_of
+
+    status = getattr(dataset.get_brain_info(key).config, "status",
+                     "complete")
+    if status == "complete":
+        return status
+    return "running" if holder_of(dataset, key) is not None else (
+        "interrupted")
 
 
 def is_evaluation(dataset, key):
@@ -23,7 +43,10 @@ def run_info(dataset, key):
     """A JSON-able summary of a curvature run or evaluation.
 
     Returns:
-        a dict with key, timestamp, label_field, classes, num_samples,
+        a dict with key, status (see :func:`run_status`; an unfinished
+        run also has ``checkpoint_dir`` and ``message``, and None for what
+        it never computed), skipped (samples whose image could not be
+        read), timestamp, label_field, classes, num_samples,
         final_train_accuracy, fields, views, tracking, label_review (the
         estimated number of wrong labels and how it was made), and
         duplicates (what
@@ -40,9 +63,15 @@ def run_info(dataset, key):
         raise ValueError(f"No curvature run {key!r}; the dataset has {runs}")
     info = dataset.get_brain_info(key)
     config = info.config
+    status = run_status(dataset, key)
+    if status != "complete":
+        return _unfinished_info(dataset, key, info, status)
     meta = dict(Curvature._get_run_doc(dataset, key).results_meta or {})
+    results = dataset.load_brain_results(key)
     return {
         "key": key,
+        "status": status,
+        "skipped": list(getattr(results, "skipped", [])),
         "timestamp": str(info.timestamp),
         "label_field": config.label_field,
         "classes": config.classes,
@@ -51,8 +80,44 @@ def run_info(dataset, key):
         "fields": config.output_fields(),
         "views": list(config.views),
         "tracking": dict(config.tracking),
-        "label_review": dict(dataset.load_brain_results(key).label_review),
+        "label_review": dict(results.label_review),
         "duplicates": duplicates_info(dataset, key),
+    }
+
+
+def _unfinished_info(dataset, key, info, status):
+    """The summary of a run that never saved results."""
+    from .locks import describe, holder_of
+
+    config = info.config
+    checkpoint = getattr(config, "checkpoint_dir", None)
+    if status == "running":
+        message = (f"Run {key!r} is being computed by "
+                   f"{describe(holder_of(dataset, key))}")
+    else:
+        message = (f"Run {key!r} was interrupted before it finished (the "
+                   "process was killed or ran out of memory); it holds no "
+                   "results. Rerun the key"
+                   + (f" with checkpoint_dir={checkpoint!r} to resume"
+                      if checkpoint else "")
+                   + " or delete it with dataset.delete_brain_run("
+                   f"{key!r})")
+    return {
+        "key": key,
+        "status": status,
+        "message": message,
+        "checkpoint_dir": checkpoint,
+        "timestamp": str(info.timestamp),
+        "label_field": config.label_field,
+        "classes": config.classes,
+        "num_samples": None,
+        "final_train_accuracy": None,
+        "fields": config.output_fields(),
+        "views": [],
+        "tracking": dict(config.tracking),
+        "label_review": None,
+        "duplicates": None,
+        "skipped": [],
     }
 
 

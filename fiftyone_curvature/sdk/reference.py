@@ -322,8 +322,8 @@ def import_reference(
 
     Raises:
         ValueError: length mismatch, labels out of order, unknown or
-            duplicate file names or indices, a field that exists, or a
-            malformed file
+            duplicate file names or indices, a field that exists, no
+            finite value, or a malformed file
         FileNotFoundError: no such file
     """
     import fiftyone as fo
@@ -371,6 +371,9 @@ def import_reference(
             labels = _read_array_raw(path, labels)
         _check_labels(samples, label_field, labels, classes, path,
                       data, n)
+    if not np.isfinite(np.asarray(aligned, dtype=np.float64)).any():
+        raise ValueError(f"{path} holds no finite value (all NaN or inf); "
+                         "nothing was written")
     if field not in schema:
         dataset.add_sample_field(
             field, fo.FloatField,

@@ -70,13 +70,34 @@ def delete_outputs(dataset, fields, views):
     cv_views.delete_views(dataset, [v for v in views if v])
 
 
+def check_key_name(key, key_name="key"):
+    """Raises ValueError unless ``key`` is an identifier that does not start
+    with ``_`` (FiftyOne refuses private field names, and only once the
+    fields are written)."""
+    if not isinstance(key, str) or not key.isidentifier():
+        raise ValueError(
+            f"{key_name} must be a valid identifier, got {key!r}")
+    if key.startswith("_"):
+        raise ValueError(
+            f"{key_name} must not start with '_' (FiftyOne reserves such "
+            f"field names), got {key!r}")
+
+
+def foreign_views(dataset, names, owned=()):
+    """Those of the saved view ``names`` that exist on ``dataset`` and are
+    not in ``owned`` (the views of the run being replaced)."""
+    existing = set(dataset.list_saved_views())
+    return [v for v in names if v in existing and v not in set(owned)]
+
+
 def check_run_key(samples, key, label_field, run_type, what, outputs_of,
-                  key_name="key", brain_key_of=None):
+                  key_name="key", brain_key_of=None, views_of=None):
     """Raises ValueError unless ``key`` can name a run of ``run_type``.
 
-    A key is usable when it is an identifier, none of its output fields is
-    the label field, and its brain key and output fields are either free or
-    already owned by a run of the same type (which the new run replaces).
+    A key is usable when it is an identifier not starting with ``_``, none
+    of its output fields is the label field, and its brain key, output
+    fields and saved view names are either free or already owned by a run
+    of the same type (which the new run replaces).
 
     Args:
         samples: the collection the run is for
@@ -88,10 +109,10 @@ def check_run_key(samples, key, label_field, run_type, what, outputs_of,
         key_name ("key"): how errors name the argument
         brain_key_of (None): function mapping a key to its brain key, when
             they differ
+        views_of (None): function mapping a key to the saved view names the
+            run would create
     """
-    if not isinstance(key, str) or not key.isidentifier():
-        raise ValueError(
-            f"{key_name} must be a valid identifier, got {key!r}")
+    check_key_name(key, key_name)
     outputs = outputs_of(key)
     if label_field in outputs:
         raise ValueError(
@@ -111,6 +132,35 @@ def check_run_key(samples, key, label_field, run_type, what, outputs_of,
             raise ValueError(
                 f"Fields {taken} exist and were not written by {what}; "
                 f"choose another {key_name} than {key!r}")
+    if views_of is not None:
+        owned = (run_views(dataset, brain_key) if brain_key in ours
+                 else [])
+        taken = foreign_views(dataset, views_of(key), owned)
+        if taken:
+            raise ValueError(
+                f"Saved views {taken} exist and were not created by "
+                f"{what}; choose another {key_name} than {key!r} or "
+                "rename those views")
+
+
+def run_views(dataset, brain_key):
+    """The saved views the run ``brain_key`` recorded as its own."""
+    config = dataset.get_brain_info(brain_key).config
+    views = getattr(config, "views", None)
+    if views is None:
+        view = getattr(config, "view", None)
+        views = [view] if view else []
+    return list(views)
+
+
+class RunRenameError(BaseException):
+    """A run cannot be renamed; nothing was changed.
+
+    A BaseException: FiftyOne's ``rename_brain_run`` logs and ignores an
+    Exception raised by a run's ``rename()`` and then renames the record
+    anyway, leaving the fields under the old key; this stops it before
+    anything moves.
+    """
 
 
 class CurvatureConfig(fob.BrainMethodConfig):
@@ -131,6 +181,13 @@ class CurvatureConfig(fob.BrainMethodConfig):
             training-dynamics score)
         score_names (None): the training-dynamics scores written
         views (None): the names of the saved views the run created
+        status ("complete"): ``"running"`` from registration until the
+            results are saved; a run left ``"running"`` by a process that
+            is gone was interrupted (kill -9, out of memory): its fields
+            hold nothing new, :func:`fiftyone_curvature.sdk.info.run_info`
+            reports it, a rerun of the key (resuming from
+            ``checkpoint_dir``) or ``delete_brain_run`` removes it
+        checkpoint_dir (None): where the run checkpoints every epoch
     """
 
     def __init__(
@@ -144,10 +201,14 @@ class CurvatureConfig(fob.BrainMethodConfig):
         score_names=None,
         views=None,
         rank_by="curvature",
+        status="complete",
+        checkpoint_dir=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.rank_by = rank_by
+        self.status = status
+        self.checkpoint_dir = checkpoint_dir
         self.label_field = label_field
         self.curvature_field = curvature_field
         self.classes = classes
@@ -198,17 +259,50 @@ class Curvature(fob.BrainMethod):
             self.config.thresholds,
         )
 
+    def check_rename(self, samples, brain_key, new_brain_key):
+        """Raises :class:`RunRenameError` unless the run can be renamed to
+        ``new_brain_key`` (a free, valid key whose fields and views are
+        free); called before anything moves."""
+        dataset = samples._root_dataset
+        try:
+            check_key_name(new_brain_key, "the new key")
+        except ValueError as e:
+            raise RunRenameError(
+                f"Cannot rename {self._RUN_NOUN} {brain_key!r}: {e}"
+            ) from None
+        if new_brain_key in dataset.list_brain_runs():
+            raise RunRenameError(
+                f"Cannot rename {self._RUN_NOUN} {brain_key!r} to "
+                f"{new_brain_key!r}: a brain run of that key exists")
+        if getattr(self.config, "status", "complete") == "running":
+            raise RunRenameError(
+                f"Cannot rename {self._RUN_NOUN} {brain_key!r}: it is "
+                "running or was interrupted; rerun or delete it first")
+        schema = dataset.get_field_schema()
+        taken = [f for f in self.config.output_fields(new_brain_key)
+                 if f in schema]
+        if taken:
+            raise RunRenameError(
+                f"Cannot rename {self._RUN_NOUN} {brain_key!r} to "
+                f"{new_brain_key!r}: fields {taken} already exist; nothing "
+                "was changed"
+            )
+        if self.config.views:
+            new_views = [v.replace(brain_key, new_brain_key, 1)
+                         for v in self.config.views]
+            taken = foreign_views(dataset, new_views)
+            if taken:
+                raise RunRenameError(
+                    f"Cannot rename {self._RUN_NOUN} {brain_key!r} to "
+                    f"{new_brain_key!r}: saved views {taken} already "
+                    "exist; nothing was changed")
+
     def rename(self, samples, brain_key, new_brain_key):
+        self.check_rename(samples, brain_key, new_brain_key)
         dataset = samples._root_dataset
         old = self.config.output_fields()
         new = self.config.output_fields(new_brain_key)
         schema = dataset.get_field_schema()
-        taken = [f for f in new if f in schema]
-        if taken:
-            raise ValueError(
-                f"Cannot rename {self._RUN_NOUN} {brain_key!r} to "
-                f"{new_brain_key!r}: fields {taken} already exist"
-            )
         indexes = set(dataset.list_indexes())
         for field in old:
             if field in indexes:
@@ -258,6 +352,8 @@ class CurvatureResults(fob.BrainResults):
             counts), ``rank_by``,
             ``num_suggested_changes`` (samples whose suggested label
             differs from theirs)
+        skipped (None): ``{"id", "filepath", "reason"}`` of the samples
+            left out because their image could not be read
         backend (None): a :class:`Curvature`
     """
 
@@ -279,10 +375,12 @@ class CurvatureResults(fob.BrainResults):
         train_seconds=None,
         score_seconds=None,
         label_review=None,
+        skipped=None,
         backend=None,
     ):
         super().__init__(samples, config, brain_key, backend=backend)
         self.label_review = dict(label_review or {})
+        self.skipped = list(skipped or [])
         self.sample_ids = np.asarray(sample_ids, dtype=str)
         self.curvature = np.asarray(curvature, dtype=np.float64)
         self.curvature_epochs = np.asarray(curvature_epochs,
@@ -352,6 +450,7 @@ class CurvatureResults(fob.BrainResults):
             train_seconds=d.get("train_seconds"),
             score_seconds=d.get("score_seconds"),
             label_review=d.get("label_review"),
+            skipped=d.get("skipped"),
             **arrays,
         )
 

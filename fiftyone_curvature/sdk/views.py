@@ -119,6 +119,11 @@ def resolve_thresholds(thresholds=None):
         merged[name] = value
     if not (isinstance(merged["top_k"], int) and merged["top_k"] >= 1):
         raise ValueError(f"top_k must be an int >= 1, got {merged['top_k']}")
+    for name in ("high_percentile", "mislabeled_cutoff"):
+        value = merged[name]
+        if value is not None and (isinstance(value, (bool, str)) or
+                                  not isinstance(value, (int, float))):
+            raise ValueError(f"{name} must be a number, got {value!r}")
     if not 0.0 <= float(merged["high_percentile"]) <= 1.0:
         raise ValueError(
             f"high_percentile must be in [0, 1], got "
