@@ -131,6 +131,8 @@ def main(argv=None):
     p.add_argument("--compile", action="store_true",
                    help="also time torch.compile (minutes of compilation)")
     p.add_argument("--only", choices=["train", "score"], default=None)
+    p.add_argument("--limit", type=int, default=None,
+                   help="use only the first N images (quicker rounds)")
     a = p.parse_args(argv)
 
     import torch
@@ -141,8 +143,11 @@ def main(argv=None):
         images, labels = load_digits_uint8()
     else:
         images, labels, _ = load_cifar_subset(a.per_class)
+    images, labels = images[:a.limit], labels[:a.limit]
     load = os.getloadavg()
-    _, path = resolve_amp("auto", torch.device("cpu"))
+    _, path = resolve_amp("auto", torch.device("cpu"),
+                          "small_cnn" if a.data == "digits"
+                          else "small_resnet")
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, load "
           f"average {load[0]:.1f} (other processes share these cores: "
           "absolute figures vary, the interleaved ratios are what counts); "

@@ -26,10 +26,13 @@ def test_amp_auto_follows_native_bf16_and_falls_back(monkeypatch):
     assert enabled is True and path.startswith("bf16 autocast")
     # an explicit choice wins over detection
     assert performance.resolve_amp(False, cpu)[0] is False
+    # the tiny digits model stays in float32 (bf16 does not pay there)
+    assert performance.resolve_amp("auto", cpu, "small_cnn")[0] is False
     # and a run records the path it took
     x = np.random.default_rng(0).integers(0, 255, (40, 8, 8), np.uint8)
     y = np.arange(40) % 2
-    r = train_and_track(x, y, epochs=1, score_every=1, threads=1)
+    r = train_and_track(x, y, epochs=1, score_every=1, threads=1,
+                        model="small_resnet", width=4)
     assert r.config["amp"] is True
     assert r.config["amp_path"].startswith("bf16 autocast (cpu")
 

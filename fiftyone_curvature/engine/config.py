@@ -80,8 +80,8 @@ class TrackingConfig:
             ``"cuda"``, ``"cuda:1"``, ...
         amp ("auto"): bf16 autocast for training; "auto" = on where the
             device runs bf16 natively (CUDA with bf16, a CPU with
-            AVX512-BF16 or AMX), float32 elsewhere. Scoring always runs in
-            float32 without TF32
+            AVX512-BF16 or AMX) except small_cnn on a CPU (no gain there),
+            float32 elsewhere. Scoring always runs in float32 without TF32
         amp_path (None): set by the run, not by you: which training
             precision it took and why, e.g. ``"bf16 autocast (cpu, native
             bf16; amp=auto)"``

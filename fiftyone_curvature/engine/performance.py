@@ -6,7 +6,9 @@ option with a default measured by ``benchmarks/cpu_levers.py``:
 
 - ``amp`` ("auto"): bf16 autocast for the *training* pass where the
   hardware runs bf16 natively (CUDA with bf16; a CPU with AVX512-BF16 or
-  AMX, detected through oneDNN), float32 elsewhere. Scoring never uses it.
+  AMX, detected through oneDNN) and the model is one where it pays
+  (not the tiny ``small_cnn`` of 8 px images: no gain there, measured),
+  float32 elsewhere. Scoring never uses it.
 - ``channels_last`` (True): NHWC memory format for conv nets.
 - ``fuse_bn`` (True): the scoring pass runs a copy of the eval-mode model
   with each BatchNorm folded into the convolution before it (same function,
@@ -25,6 +27,10 @@ import contextlib
 import logging
 
 logger = logging.getLogger(__name__)
+
+#: models trained in float32 under amp="auto" on a CPU: too small for
+#: bf16 kernels to pay (digits: no measurable gain)
+CPU_FLOAT32_MODELS = ("small_cnn",)
 
 #: resolved config fields that describe the machine, not the run (a
 #: checkpoint resumes on another machine or load)
@@ -57,13 +63,14 @@ def bf16_native(device):
     return False
 
 
-def resolve_amp(amp, device):
+def resolve_amp(amp, device, model=None):
     """The training precision of a run.
 
     Args:
-        amp: the config's ``amp``: "auto" (bf16 where native), True or
-            False
+        amp: the config's ``amp``: "auto" (bf16 where native and the model
+            is not in :data:`CPU_FLOAT32_MODELS` on a CPU), True or False
         device: the run's ``torch.device``
+        model (None): the resolved model name
 
     Returns:
         a tuple ``(enabled, path)``: enabled is a bool; path is a short
@@ -74,6 +81,10 @@ def resolve_amp(amp, device):
     where = f"{device.type}, {'native' if native else 'no native'} bf16"
     if amp == "auto":
         enabled = native
+        if (native and device.type == "cpu"
+                and model in CPU_FLOAT32_MODELS):
+            enabled = False
+            where += f", {model} too small to gain"
     else:
         enabled = bool(amp)
     how = "bf16 autocast" if enabled else "float32"

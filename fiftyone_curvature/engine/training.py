@@ -235,13 +235,14 @@ def resolve_auto(cfg, x, device):
     H, W) on ``device`` (what a run stores as its config)."""
     image_size = min(x.shape[2], x.shape[3])
     batch_size = cfg.resolved_batch_size(len(x))
-    amp, amp_path = performance.resolve_amp(cfg.amp, device)
+    model = (auto_model_name(image_size, device.type)
+             if cfg.model == "auto" else cfg.model)
+    amp, amp_path = performance.resolve_amp(cfg.amp, device, model)
     return dataclasses.replace(
         cfg,
         batch_size=batch_size,
         lr=cfg.resolved_lr(batch_size),
-        model=(auto_model_name(image_size, device.type)
-               if cfg.model == "auto" else cfg.model),
+        model=model,
         augment=(image_size >= 16 if cfg.augment == "auto" else cfg.augment),
         amp=amp,
         amp_path=amp_path,
