@@ -107,8 +107,10 @@ def bench(kind, variants, images, labels, rounds):
             else:
                 times[name].append(timed(run, "train", r + 2))
     base = statistics.median(next(iter(times.values())))
-    print(f"\n{kind}ing: median of {rounds} interleaved "
-          f"{'epochs' if kind == 'train' else 'passes'} over {n} samples")
+    what = "training" if kind == "train" else "scoring"
+    unit = "epochs" if kind == "train" else "passes"
+    print(f"\n{what}: median of {rounds} interleaved {unit} over {n} "
+          "samples")
     print(f"{'lever':<44}{'s':>8}{'samples/s':>11}{'speed-up':>10}  config")
     rows = []
     for name, ts in times.items():
