@@ -16,7 +16,6 @@ import os
 import sys
 import time
 
-import numpy as np
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
