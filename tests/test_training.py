@@ -41,8 +41,10 @@ def _small(digits, n=240):
     return images[:n], labels[:n]
 
 
+# threads fixed: "auto" picks the faster count at run time, and runs are
+# bit-for-bit reproducible at a fixed thread count only
 FAST = dict(epochs=3, probes=2, batch_size=64, score_batch_size=64,
-            score_every=1, score_from=0.0)
+            score_every=1, score_from=0.0, threads=1)
 
 
 def test_result_shapes_and_finite_scores(digits):

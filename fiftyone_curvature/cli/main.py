@@ -11,6 +11,11 @@ import time
 from .demo import DEMO_DATASET, DEMO_EPOCHS
 
 
+def _int_or_auto(value):
+    """argparse type: an integer or the string "auto"."""
+    return value if value == "auto" else int(value)
+
+
 def _add_training_args(parser, epochs_default=None):
     from ..engine.config import TrackingConfig
 
@@ -23,9 +28,11 @@ def _add_training_args(parser, epochs_default=None):
                         "(default %(default)s)")
     parser.add_argument("--h", type=float, default=defaults.h,
                         help="finite-difference step (default %(default)s)")
-    parser.add_argument("--score-every", type=int,
+    parser.add_argument("--score-every", type=_int_or_auto,
                         default=defaults.score_every,
-                        help="score every k-th epoch (default %(default)s)")
+                        help="score every k-th epoch, or 'auto' (densely "
+                        "while the training accuracy climbs, sparsely "
+                        "after) (default %(default)s)")
     parser.add_argument("--score-from", type=float,
                         default=defaults.score_from,
                         help="fraction of training before which curvature "

@@ -110,7 +110,15 @@ class TrackingConfig:
         norm ("l2"): ``"l2"`` (released code) or ``"l2sq"`` (paper text)
         score_every (2): score curvature every k-th epoch (the final epoch
             is always scored); 0 = never (training dynamics only, the
-            baseline the overhead benchmark compares against)
+            baseline the overhead benchmark compares against); ``"auto"``
+            = adaptive: densely while the training accuracy climbs,
+            sparsely after (see :func:`adaptive_scored_epochs`; ignores
+            ``score_from``)
+        score_rise (0.01): with ``score_every="auto"``, the rise of the
+            training accuracy since the last scored epoch that triggers
+            scoring
+        score_gap (8): with ``score_every="auto"``, the longest stretch of
+            unscored epochs plus one
         score_from (0.0): fraction of training before which curvature is
             not scored: epochs ``start + k, start + 2k, ...`` and the last
             are scored, with ``start = floor(score_from * epochs)`` and
@@ -123,9 +131,26 @@ class TrackingConfig:
         score_batch_size (256): batch size of the scoring pass
         device ("auto"): ``"auto"`` (CUDA when present), ``"cpu"``,
             ``"cuda"``, ``"cuda:1"``, ...
-        amp ("auto"): bf16 autocast for training; "auto" = on for CUDA.
-            Scoring always runs in float32 without TF32
+        amp ("auto"): bf16 autocast for training; "auto" = on where the
+            device runs bf16 natively (CUDA with bf16, a CPU with
+            AVX512-BF16 or AMX) except small_cnn on a CPU (no gain there),
+            float32 elsewhere. Scoring always runs in float32 without TF32
+        amp_path (None): set by the run, not by you: which training
+            precision it took and why, e.g. ``"bf16 autocast (cpu, native
+            bf16; amp=auto)"``
         channels_last (True): channels-last memory format for conv nets
+        fuse_bn (True): score with a copy of the model whose BatchNorm
+            layers are folded into the convolutions (same function in
+            float32, faster)
+        compile (False): ``torch.compile`` the training model (pays only
+            on long runs: compiling takes minutes on a small CPU)
+        threads (None): CPU threads for the run; None = PyTorch's
+            default (all cores); an integer sets it; "auto" times a few
+            training steps at 1 thread and at all cores before training and
+            keeps the faster (on a shared, busy CPU one thread can be many
+            times faster). Scores depend on the thread count (float sums
+            in another order), so "auto" is not the default: a seed gives
+            the same scores only at a fixed count
         seed (0): seeds model init, data order, augmentation and probes
         record_probes (False): keep the (N, E, probes) per-probe scores
         record_embeddings (False): keep (N, D) penultimate features of the
@@ -148,12 +173,18 @@ class TrackingConfig:
     norm: str = "l2"
     score_every: int = 2
     score_from: float = 0.0
+    score_rise: float = 0.01
+    score_gap: int = 8
     aggregate: str = "mean"
     el2n_epoch: int = None
     score_batch_size: int = 256
     device: str = "auto"
     amp: object = "auto"
+    amp_path: str = None
     channels_last: bool = True
+    fuse_bn: bool = True
+    compile: bool = False
+    threads: object = None
     seed: int = 0
     record_probes: bool = False
     record_embeddings: bool = False
@@ -185,7 +216,14 @@ class TrackingConfig:
         choice("aggregate", AGGREGATIONS)
         choice("augment", ("auto", True, False))
         choice("amp", ("auto", True, False))
-        _integer(self, "score_every", 0)
+        if self.score_every != "auto":
+            _integer(self, "score_every", 0, "or 'auto'")
+        choice("fuse_bn", (True, False))
+        choice("compile", (True, False))
+        if self.threads not in (None, "auto"):
+            _integer(self, "threads", 1, "or 'auto' or None")
+        _integer(self, "score_gap", 1)
+        _real(self, "score_rise", low=0.0, low_open=True)
         for name in ("epochs", "probes", "score_batch_size"):
             _integer(self, name, 1)
         if self.batch_size != "auto":
@@ -290,8 +328,26 @@ class TrackingConfig:
             )
         return cls(**d)
 
-    def scored_epochs(self):
-        """1-based epochs at which curvature is scored (last always)."""
+    @property
+    def adaptive(self):
+        """Whether the scored epochs are decided during the run
+        (``score_every="auto"``)."""
+        return self.score_every == "auto"
+
+    def scored_epochs(self, train_accuracy=None):
+        """1-based epochs at which curvature is scored (last always).
+
+        Args:
+            train_accuracy (None): with ``score_every="auto"``, the
+                training accuracies of the epochs so far; the result then
+                covers those epochs (without them: every epoch, the
+                columns an adaptive run reserves)
+        """
+        if self.adaptive:
+            if train_accuracy is None:
+                return list(range(1, self.epochs + 1))
+            return adaptive_scored_epochs(train_accuracy, self.epochs,
+                                          self.score_rise, self.score_gap)
         if self.score_every == 0:
             return []
         start = math.floor(self.score_from * self.epochs)
@@ -318,3 +374,34 @@ class TrackingConfig:
         if self.el2n_epoch is not None:
             return self.el2n_epoch
         return max(1, round(0.1 * self.epochs))
+
+
+def adaptive_scored_epochs(train_accuracy, epochs, rise=0.02, gap=4,
+                           warmup=2):
+    """The epochs the ``score_every="auto"`` schedule scores.
+
+    Dense while the network still learns, sparse after: epoch e (1-based)
+    is scored when it is one of the first ``warmup`` epochs, the last
+    epoch, when the training accuracy rose by at least ``rise`` since the
+    last scored epoch, or when ``gap`` epochs passed since it. The decision
+    for epoch e uses the accuracies of epochs 1..e only, so a run takes it
+    online, after each training pass.
+
+    Args:
+        train_accuracy: the training accuracies of the epochs trained so
+            far (a prefix of the run's, any length up to ``epochs``)
+        epochs: E, the run's number of epochs
+        rise (0.02): accuracy rise that triggers scoring
+        gap (4): longest run of unscored epochs plus one
+        warmup (2): leading epochs always scored
+
+    Returns:
+        the sorted 1-based epochs among 1..len(train_accuracy) to score
+    """
+    scored, last_acc, last = [], None, 0
+    for e, acc in enumerate(train_accuracy, start=1):
+        if (e <= warmup or e == epochs or e - last >= gap
+                or acc - last_acc >= rise):
+            scored.append(e)
+            last_acc, last = acc, e
+    return scored

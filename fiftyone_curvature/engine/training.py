@@ -19,6 +19,7 @@ from .curvature import aggregate_epochs, curvature_batch
 from .dynamics import dynamics_scores, el2n
 from .labels import review_labels
 from .models import auto_model_name, build_model
+from . import performance
 from .recorder import Recorder
 from .source import (
     TensorSource, as_tensors, augment, batches, resolve_device,
@@ -207,6 +208,11 @@ def train_and_track(
 
 def _train_and_track(x, y, cfg, num_classes, checkpoint_dir, progress):
     run = _Run(x, y, cfg, num_classes, checkpoint_dir)
+    with performance.num_threads(run.cfg.threads):
+        return _run_epochs(run, progress)
+
+
+def _run_epochs(run, progress):
     t_run = time.perf_counter()
     for epoch in range(run.start_epoch + 1, run.cfg.epochs + 1):
         entry = run.train_epoch(epoch)
@@ -229,14 +235,17 @@ def resolve_auto(cfg, x, device):
     H, W) on ``device`` (what a run stores as its config)."""
     image_size = min(x.shape[2], x.shape[3])
     batch_size = cfg.resolved_batch_size(len(x))
+    model = (auto_model_name(image_size, device.type)
+             if cfg.model == "auto" else cfg.model)
+    amp, amp_path = performance.resolve_amp(cfg.amp, device, model)
     return dataclasses.replace(
         cfg,
         batch_size=batch_size,
         lr=cfg.resolved_lr(batch_size),
-        model=(auto_model_name(image_size, device.type)
-               if cfg.model == "auto" else cfg.model),
+        model=model,
         augment=(image_size >= 16 if cfg.augment == "auto" else cfg.augment),
-        amp=(device.type == "cuda" if cfg.amp == "auto" else cfg.amp),
+        amp=amp,
+        amp_path=amp_path,
         el2n_epoch=cfg.resolved_el2n_epoch(),
         device=str(device),
     )
@@ -274,6 +283,9 @@ class _Run:
         self.source = TensorSource(x, self.device, self.cfg.channels_last)
         self.y_dev = y.to(self.device)
         self.model = self._build_model(x.shape[1])
+        self.cfg = dataclasses.replace(self.cfg,
+                                       threads=self._resolve_threads())
+        self.cfg_dict = self.cfg.to_dict()
         steps = len(batches(torch.arange(self.n), self.cfg.batch_size))
         self.opt, self.sched = make_optimizer(self.model, self.cfg, steps)
         self.order_gen = torch.Generator().manual_seed(self.cfg.seed + 1)
@@ -286,7 +298,9 @@ class _Run:
         self.start_epoch = 0
         self.timings = {"train": 0.0, "score": 0.0}
         self.ckpt_path = checkpoint_path(checkpoint_dir)
-        self.fingerprint = (fingerprint(x, y, self.cfg_dict)
+        self.fingerprint = (fingerprint(x, y, {
+            k: v for k, v in self.cfg_dict.items()
+            if k not in performance.MACHINE_FIELDS})
                             if self.ckpt_path else None)
         state = load_checkpoint(self.ckpt_path, self.device,
                                 self.fingerprint)
@@ -300,10 +314,22 @@ class _Run:
             torch.manual_seed(self.cfg.seed)
             model = build_model(self.cfg.model, in_channels,
                                 self.num_classes, self.cfg.width)
-        model = model.to(self.device)
-        if self.cfg.channels_last:
-            model = model.to(memory_format=torch.channels_last)
+        model = performance.to_memory_format(model.to(self.device),
+                                             self.cfg.channels_last)
+        self.train_model = performance.maybe_compile(model,
+                                                     self.cfg.compile)
         return model
+
+    def _resolve_threads(self):
+        """The run's CPU thread count (an int) from ``cfg.threads``."""
+        import torch
+
+        if self.cfg.threads != "auto":
+            return self.cfg.threads or torch.get_num_threads()
+        idx = torch.arange(min(self.n, self.cfg.batch_size))
+        return performance.calibrate_threads(
+            self.model, self.source.batch(idx), self.y_dev[idx.to(
+                self.device)], self.device, self.cfg.amp)
 
     # ---------------------------------------------------------- checkpoint
 
@@ -360,9 +386,8 @@ class _Run:
             if augmenting:
                 xb = augment(xb, self.aug_gen)
             yb = self.y_dev[idx.to(device)]
-            with torch.autocast(device.type, dtype=torch.bfloat16,
-                                enabled=bool(cfg.amp)):
-                logits = self.model(xb)
+            with performance.train_autocast(device, cfg.amp):
+                logits = self.train_model(xb)
             losses = F.cross_entropy(logits.float(), yb, reduction="none")
             loss = losses.mean()
             if not torch.isfinite(loss):
@@ -377,6 +402,7 @@ class _Run:
             correct_sum += int((logits.argmax(1) == yb).sum())
         seconds = time.perf_counter() - t0
         self.timings["train"] += seconds
+        self._train_accuracy = correct_sum / self.n
         return {
             "epoch": epoch,
             "train_loss": loss_sum / self.n,
@@ -415,6 +441,10 @@ class _Run:
         epoch (eval mode, no augmentation, the given labels); returns the
         history entry's scoring part."""
         t0 = time.perf_counter()
+        if self.cfg.adaptive:
+            self.scored = self.cfg.scored_epochs(
+                [h["train_accuracy"] for h in self.history]
+                + [self._train_accuracy])
         do_score = epoch in self.scored
         do_el2n = epoch == self.cfg.el2n_epoch
         if do_score or do_el2n:
@@ -426,9 +456,13 @@ class _Run:
     def _eval_pass(self, epoch, do_score, do_el2n):
         import torch
 
-        cfg, model = self.cfg, self.model
-        model.eval()
-        col = self.scored.index(epoch) if do_score else None
+        cfg = self.cfg
+        self.model.eval()
+        model = (performance.fused_for_scoring(self.model, cfg.channels_last)
+                 if cfg.fuse_bn else self.model)
+        col = None
+        if do_score:  # an adaptive run keeps a column for every epoch
+            col = epoch - 1 if cfg.adaptive else self.scored.index(epoch)
         with exact_float32(self.device):
             for idx in batches(torch.arange(self.n), cfg.score_batch_size):
                 xb = self.source.batch(idx)
@@ -482,8 +516,13 @@ class _Run:
         """The :class:`TrackingResult` over the first ``epochs_done``
         epochs."""
         cfg = self.cfg
-        scored_all = cfg.scored_epochs()
-        keep = [i for i, e in enumerate(scored_all) if e <= epochs_done]
+        if cfg.adaptive:
+            scored_all = [h["epoch"] for h in self.history if h["scored"]]
+            keep = [e - 1 for e in scored_all if e <= epochs_done]
+            scored_all = list(range(1, cfg.epochs + 1))  # column -> epoch
+        else:
+            scored_all = cfg.scored_epochs()
+            keep = [i for i, e in enumerate(scored_all) if e <= epochs_done]
         arrays = self.rec.arrays
         curv = arrays["curvature"][:, keep]
         logits, emb = self.final_outputs()

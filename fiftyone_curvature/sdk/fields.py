@@ -4,8 +4,14 @@
 curvature run writes fourteen fields, so for 50,000 samples that is 700,000
 updates. :func:`write_columns` declares the fields through the public schema
 API, then sends one update per sample that sets every column at once,
-through the same bulk-write path ``set_values`` uses (which also refreshes
-in-memory samples).
+through the same collection ``set_values`` writes to, and refreshes
+in-memory samples the way it does.
+
+For speed (50,000 samples of a 30-epoch run: 9.1 s before, see the README)
+the updates are built in chunks and each chunk is sent by a small thread
+pool while the next one is built, so that Python building documents and
+mongod applying them overlap; column values are converted by numpy, not
+per element.
 """
 
 import dataclasses
@@ -41,9 +47,30 @@ class Column:
     field_kwargs: dict = dataclasses.field(default_factory=dict)
 
 
+#: samples per bulk write sent by one thread
+CHUNK = 2000
+#: threads sending bulk writes while the next chunk is built
+WRITERS = 2
+
+
 def finite_or_none(values):
     """(N,) numbers -> list of N Python floats, NaN / inf -> None."""
-    return [float(v) if math.isfinite(v) else None for v in values]
+    a = np.asarray(values, dtype=np.float64)
+    if a.ndim != 1:
+        return [float(v) if math.isfinite(v) else None for v in values]
+    out = a.tolist()
+    for i in np.flatnonzero(~np.isfinite(a)).tolist():
+        out[i] = None
+    return out
+
+
+def finite_rows(matrix):
+    """(N, E) numbers -> N lists of E Python floats, NaN / inf -> None."""
+    a = np.asarray(matrix, dtype=np.float64)
+    rows = a.tolist()
+    for i, j in zip(*np.nonzero(~np.isfinite(a))):
+        rows[i][j] = None
+    return rows
 
 
 def classification_docs(classes, predictions, confidences, logits=None):
@@ -63,13 +90,14 @@ def classification_docs(classes, predictions, confidences, logits=None):
 
     logit_bytes = None if logits is None else serialized_rows(logits)
     docs = []
-    for i, p in enumerate(np.asarray(predictions)):
+    confidences = np.asarray(confidences, dtype=np.float64).tolist()
+    for i, p in enumerate(np.asarray(predictions).tolist()):
         doc = {
             "_id": ObjectId(),
             "_cls": "Classification",
             "tags": [],
-            "label": classes[int(p)],
-            "confidence": float(confidences[i]),
+            "label": classes[p],
+            "confidence": confidences[i],
         }
         if logit_bytes is not None:
             doc["logits"] = logit_bytes[i]
@@ -124,14 +152,53 @@ def write_columns(dataset, sample_ids, columns):
     if not n:
         return
     now = datetime.utcnow()
-    names = [c.field for c in columns]
-    ops = []
-    for sample_id, row in zip(sample_ids,
-                              zip(*(c.values for c in columns))):
-        update = dict(zip(names, row))
-        update["last_modified_at"] = now
-        ops.append(UpdateOne({"_id": ObjectId(sample_id)}, {"$set": update}))
-    dataset._bulk_write(ops, ids=list(sample_ids))
+    names = [c.field for c in columns] + ["last_modified_at"]
+    coll = dataset._sample_collection
+
+    def chunk_ops(start):
+        stop = min(start + CHUNK, n)
+        values = [c.values[start:stop] for c in columns]
+        values.append([now] * (stop - start))
+        return [UpdateOne({"_id": ObjectId(sample_id)},
+                          {"$set": dict(zip(names, row))})
+                for sample_id, row in zip(sample_ids[start:stop],
+                                          zip(*values))]
+
+    _pipelined_bulk_write(coll, chunk_ops, range(0, n, CHUNK), WRITERS)
+    _reload_samples(dataset, sample_ids)
+
+
+def _pipelined_bulk_write(coll, chunk_ops, starts, writers):
+    """Sends ``chunk_ops(start)`` for each start as one unordered bulk
+    write, from ``writers`` threads (0: in this thread), building the next
+    chunk while earlier ones are written."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from pymongo.errors import BulkWriteError
+
+    def send(ops):
+        try:
+            coll.bulk_write(ops, ordered=False)
+        except BulkWriteError as e:
+            raise ValueError(e.details["writeErrors"][0]["errmsg"]) from e
+
+    if not writers:
+        for start in starts:
+            send(chunk_ops(start))
+        return
+    with ThreadPoolExecutor(writers) as pool:
+        pending = [pool.submit(send, chunk_ops(start)) for start in starts]
+        for future in pending:
+            future.result()
+
+
+def _reload_samples(dataset, sample_ids):
+    """Refreshes in-memory ``fo.Sample`` objects of the written samples
+    (what ``Dataset._bulk_write`` does after writing)."""
+    import fiftyone.core.sample as fos
+
+    fos.Sample._reload_docs(dataset._sample_collection_name,
+                            sample_ids=list(sample_ids))
 
 
 def ranking_score(result, rank_by="curvature"):
@@ -164,13 +231,13 @@ def write_run_fields(dataset, key, prepared, result, rank_by="curvature"):
                "mean finite-difference input-loss curvature over the scored "
                "epochs; higher = more likely memorized"),
         Column(f"{key}_epochs",
-               [finite_or_none(row)
-                for row in result.curvature_epochs.astype(np.float64)],
+               finite_rows(result.curvature_epochs),
                fo.ListField,
                f"curvature at each scored epoch {result.scored_epochs}",
                {"subfield": fo.FloatField}),
         Column(f"{key}_percentile",
-               [float(v) for v in percentile_ranks(result.curvature)],
+               np.asarray(percentile_ranks(result.curvature),
+                          dtype=np.float64).tolist(),
                fo.FloatField,
                f"rank of {key} among the run's samples in [0, 1]; "
                "1 = highest"),
@@ -197,7 +264,8 @@ def write_run_fields(dataset, key, prepared, result, rank_by="curvature"):
         {"embedded_doc_type": fo.Classification}))
     columns.append(Column(
         f"{key}_memorization",
-        [float(v) for v in percentile_ranks(ranking_score(result, rank_by))],
+        np.asarray(percentile_ranks(ranking_score(result, rank_by)),
+                   dtype=np.float64).tolist(),
         fo.FloatField,
         f"rank of {rank_by} among the run's samples in [0, 1]; 1 = most "
         "memorized (the saved views rank by it)"))
