@@ -37,6 +37,8 @@ def compute_curvature(
     progress=None,
     duplicates=False,
     rank_by="curvature",
+    nproc=1,
+    export_dir=None,
     **kwargs,
 ):
     """Trains a classifier on a collection and scores every sample by the
@@ -127,6 +129,14 @@ def compute_curvature(
             ``"curvature"`` or a training-dynamics score of
             :data:`fiftyone_curvature.engine.dynamics.SCORES` (e.g.
             ``"csl"``, ``"aum"``; each taken in its suspicious direction)
+        nproc (1): number of processes; above 1 the collection is
+            exported once (see :func:`fiftyone_curvature.sdk.distributed.
+            export_samples`) and ``nproc`` ranks train one
+            DistributedDataParallel model on it (one per GPU on a GPU
+            machine, gloo processes on the CPU), launched through torch's
+            elastic launch API; only this process talks to the database
+        export_dir (None): where an ``nproc > 1`` run exports the data
+            (None: a temporary directory, removed afterwards)
         **kwargs: any other :class:`fiftyone_curvature.TrackingConfig` field
 
     Returns:
@@ -154,11 +164,45 @@ def compute_curvature(
                                             curvature_field, duplicates)
     if dup_options and dup_options["method"] == "embeddings":
         tracking = dataclasses.replace(tracking, record_embeddings=True)
+    if not isinstance(nproc, int) or nproc < 1:
+        raise ValueError(f"nproc must be an integer >= 1, got {nproc!r}")
+    if nproc > 1:
+        from .distributed import train_on_ranks as produce
+    else:
+        produce = _train_here
     return _compute_curvature(
         samples, label_field, curvature_field, classes, image_size,
         tracking, thresholds, create_views, checkpoint_dir, progress,
         dup_options, rank_by,
+        produce=lambda reporter: produce(
+            samples, label_field, classes, image_size, tracking,
+            checkpoint_dir, reporter, nproc=nproc, export_dir=export_dir),
     )
+
+
+def _train_here(samples, label_field, classes, image_size, tracking,
+                checkpoint_dir, reporter, **unused):
+    """Reads the images and trains in this process; returns
+    ``(PreparedData, TrackingResult)``."""
+    from ..engine.training import train_and_track
+    from .images import prepare_data
+
+    logger.info("Reading %d images...", len(samples))
+    prepared = prepare_data(
+        samples, label_field, classes=classes, image_size=image_size,
+        progress=reporter.on_load,
+    )
+    logger.info(
+        "Training on %d images of %dx%dx%d, %d classes, %d epochs",
+        len(prepared.sample_ids), prepared.channels,
+        *prepared.image_size, len(prepared.classes), tracking.epochs,
+    )
+    result = train_and_track(
+        prepared.inputs, prepared.targets, tracking,
+        num_classes=len(prepared.classes),
+        checkpoint_dir=checkpoint_dir, progress=reporter.on_epoch,
+    )
+    return prepared, result
 
 
 def check_rank_by(rank_by):
@@ -179,10 +223,12 @@ def validate_key(samples, label_field, key):
 
 def _compute_curvature(samples, label_field, key, classes, image_size,
                        tracking, thresholds, create_views, checkpoint_dir,
-                       progress, dup_options=None, rank_by="curvature"):
-    from ..engine.training import train_and_track
+                       progress, dup_options=None, rank_by="curvature",
+                       produce=None):
+    """Registers the run, gets ``(prepared, result)`` from
+    ``produce(reporter)`` (None: read and train here), writes the fields,
+    results and views; a failure removes what a new run wrote."""
     from .fields import write_run_fields
-    from .images import prepare_data
     from .runs import CurvatureConfig, CurvatureResults, result_kwargs
 
     dataset = samples._root_dataset
@@ -205,21 +251,12 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
     reporter = Progress(progress, tracking.epochs)
     try:
         with reporter:
-            logger.info("Reading %d images...", len(samples))
-            prepared = prepare_data(
-                samples, label_field, classes=classes, image_size=image_size,
-                progress=reporter.on_load,
-            )
-            logger.info(
-                "Training on %d images of %dx%dx%d, %d classes, %d epochs",
-                len(prepared.sample_ids), prepared.channels,
-                *prepared.image_size, len(prepared.classes), tracking.epochs,
-            )
-            result = train_and_track(
-                prepared.inputs, prepared.targets, tracking,
-                num_classes=len(prepared.classes),
-                checkpoint_dir=checkpoint_dir, progress=reporter.on_epoch,
-            )
+            if produce is None:
+                prepared, result = _train_here(
+                    samples, label_field, classes, image_size, tracking,
+                    checkpoint_dir, reporter)
+            else:
+                prepared, result = produce(reporter)
             reporter.on_phase("write")
             write_run_fields(dataset, key, prepared, result, rank_by)
             create_indexes(dataset, key)

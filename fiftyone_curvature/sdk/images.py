@@ -114,6 +114,7 @@ def prepare_data(
     classes=None,
     image_size=32,
     progress=None,
+    allocate=None,
 ):
     """Reads a collection's images and labels for training.
 
@@ -129,6 +130,7 @@ def prepare_data(
             then all agree
         progress (None): callable receiving ``(done, total)`` while images
             are decoded
+        allocate (None): see :func:`read_images`
 
     Returns:
         a :class:`PreparedData`
@@ -161,7 +163,7 @@ def prepare_data(
     index = {c: i for i, c in enumerate(classes)}
     targets = np.array([index[label] for label in labels], dtype=np.int64)
     inputs, size, channels, resized = read_images(
-        paths, image_size, progress=progress
+        paths, image_size, progress=progress, allocate=allocate
     )
     return PreparedData(
         sample_ids=list(ids),
@@ -174,13 +176,16 @@ def prepare_data(
     )
 
 
-def read_images(paths, image_size=32, progress=None):
+def read_images(paths, image_size=32, progress=None, allocate=None):
     """Decodes images into one uint8 array.
 
     Args:
         paths: list of N image paths
         image_size (32): see :func:`prepare_data`
         progress (None): callable receiving ``(done, total)``
+        allocate (None): callable ``shape -> writable uint8 array`` that
+            receives the decoded images (e.g. an export's memory-mapped
+            file); None: memory, or a temporary file as below
 
     Returns:
         a tuple ``(inputs, (H, W), channels, resized)`` with ``inputs`` an
@@ -213,7 +218,9 @@ def read_images(paths, image_size=32, progress=None):
     else:
         size, resized = (image_size, image_size), True
     shape = (len(paths), channels, size[0], size[1])
-    if int(np.prod(shape)) > STREAM_BYTES:
+    if allocate is not None:
+        out = allocate(shape)
+    elif int(np.prod(shape)) > STREAM_BYTES:
         import tempfile
 
         # the file has no name on disk: it disappears with the array
