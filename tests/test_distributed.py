@@ -52,7 +52,7 @@ def test_shards_cover_every_sample_once():
         blocks = [np.arange(*shard_bounds(n, world, r)) for r in range(world)]
         _check_once(blocks, n)
         assert max(map(len, blocks)) - min(map(len, blocks)) <= 1
-    with pytest.raises(RuntimeError, match="1 sample"):
+    with pytest.raises(RuntimeError, match="1 seen more than once"):
         _check_once([np.arange(0, 5), np.arange(4, 9)], 9)
 
 

@@ -30,7 +30,6 @@ import os
 import numpy as np
 import torch
 import torch.distributed as dist
-import torch.distributed.nn.functional as dist_nn
 import torch.nn as nn
 
 logger = logging.getLogger(__name__)
@@ -152,7 +151,7 @@ class Distributed(SingleProcess):
             ids = None
         # SyncBatchNorm keeps the buffers equal on every rank: no broadcast
         ddp = DistributedDataParallel(model, device_ids=ids,
-                                      broadcast_buffers=False)
+                                      forward_sync_buffers=False)
         return model, ddp
 
     # ---------------------------------------------------------- training
@@ -286,6 +285,23 @@ def convert_cpu_sync_batchnorm(module):
     return module
 
 
+class _AllReduceSum(torch.autograd.Function):
+    """Sum over ranks whose gradient is the sum over ranks of the
+    gradients (each rank's loss depends on every rank's statistics)."""
+
+    @staticmethod
+    def forward(ctx, tensor):
+        out = tensor.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad):
+        grad = grad.clone()
+        dist.all_reduce(grad)
+        return grad
+
+
 class CpuSyncBatchNorm(nn.BatchNorm2d):
     """BatchNorm2d whose training statistics are those of the global batch
     (all ranks), for the gloo backend (torch's SyncBatchNorm runs on
@@ -301,21 +317,24 @@ class CpuSyncBatchNorm(nn.BatchNorm2d):
         if not (self.training and dist.is_initialized()
                 and dist.get_world_size() > 1):
             return super().forward(x)
+        # statistics accumulated in float64, as torch's CPU BatchNorm does
         c = x.shape[1]
-        count = x.new_tensor([x.numel() // c])
-        total = dist_nn.all_reduce(torch.cat([x.sum((0, 2, 3)), count]))
+        xd = x.double()
+        count = xd.new_tensor([x.numel() // c])
+        total = _AllReduceSum.apply(torch.cat([xd.sum((0, 2, 3)), count]))
         n = total[c]
         mean = total[:c] / n
-        centred = x - mean[None, :, None, None]
-        var = dist_nn.all_reduce((centred * centred).sum((0, 2, 3))) / n
+        centred = xd - mean[None, :, None, None]
+        var = _AllReduceSum.apply((centred * centred).sum((0, 2, 3))) / n
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
                 m = self.momentum
-                self.running_mean.mul_(1 - m).add_(m * mean)
+                self.running_mean.mul_(1 - m).add_((m * mean).float())
                 self.running_var.mul_(1 - m).add_(
-                    m * var * (n / (n - 1).clamp_min(1)))
-        out = centred * torch.rsqrt(var + self.eps)[None, :, None, None]
+                    (m * var * (n / (n - 1).clamp_min(1))).float())
+        out = (centred * torch.rsqrt(var + self.eps)[None, :, None, None]
+               ).to(x.dtype)
         if self.affine:
             out = (out * self.weight[None, :, None, None]
                    + self.bias[None, :, None, None])

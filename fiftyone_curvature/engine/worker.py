@@ -72,7 +72,8 @@ def run(argv=None):
     args = build_parser().parse_args(argv)
     rank, world, local_rank, local_world = env_world()
     logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
+        level=logging.INFO if rank == 0 else logging.WARNING,
+        stream=sys.stderr,
         format=f"[rank {rank}/{world}] %(asctime)s %(message)s")
     data = load_export(args.export_dir)
     cfg = TrackingConfig.resolve(**tracking_kwargs(args))
