@@ -26,8 +26,6 @@ import sys
 import tempfile
 import time
 
-import numpy as np
-
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import (  # noqa: E402
     RESULTS, load_cifar_subset, load_digits_uint8,

@@ -20,9 +20,15 @@ from fiftyone_curvature.engine.noise import inject_noise
 from fiftyone_curvature.engine.source import augment
 from fiftyone_curvature.engine.worker import FAIL_RANK_ENV
 
-#: the seeded short digits run of every test here
+#: the seeded short digits run of every test here. Training amplifies
+#: floating-point noise (even two one-process runs with 1 and 2 CPU
+#: threads differ), and curvature ranks of the clean bulk follow the exact
+#: weights; at batch 64, lr 0.03 and h = 0.1 the amplification stays small
+#: enough to compare ranks (measured: Spearman 0.994 between 1 and 2
+#: processes; 0.973 at batch 32, lr 0.05, h = 0.1, as with 1 vs 2 threads)
 ARGS = ["--epochs", "3", "--device", "cpu", "--score-every", "1",
-        "--seed", "0"]
+        "--seed", "0", "--h", "0.1", "--set", "batch_size=64",
+        "--set", "lr=0.03"]
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +51,20 @@ def _copy(export, tmp_path, name):
     dst = str(tmp_path / name)
     shutil.copytree(export[0], dst)
     return dst
+
+
+@pytest.fixture(scope="module")
+def runs(export, tmp_path_factory):
+    """The run on 1 and on 2 processes, launched once for the module."""
+    cache = {}
+
+    def get(nproc):
+        if nproc not in cache:
+            tmp = tmp_path_factory.mktemp(f"run{nproc}")
+            cache[nproc] = launch(_copy(export, tmp, "data"), nproc, ARGS)
+        return cache[nproc]
+
+    return get
 
 
 def test_shards_cover_every_sample_once():
@@ -76,9 +96,8 @@ def test_cpu_sync_batchnorm_is_batchnorm_in_one_process():
 
 
 @pytest.mark.slow
-def test_one_and_two_processes_agree(export, tmp_path):
-    one = launch(_copy(export, tmp_path, "one"), 1, ARGS)
-    two = launch(_copy(export, tmp_path, "two"), 2, ARGS)
+def test_one_and_two_processes_agree(export, runs):
+    one, two = runs(1), runs(2)
     flipped = export[1]
     n = len(flipped)
     # every sample scored (the ranks' index sets are checked to cover the
@@ -91,13 +110,14 @@ def test_one_and_two_processes_agree(export, tmp_path):
     assert spearmanr(one.curvature, two.curvature)[0] >= 0.99
     auroc = [roc_auc_score(flipped, r.curvature) for r in (one, two)]
     assert abs(auroc[0] - auroc[1]) <= 0.01
-    assert auroc[1] > 0.8
+    assert auroc[1] > 0.9
     # the same samples per global batch: training losses agree too
     assert spearmanr(one.scores["csl"], two.scores["csl"])[0] >= 0.99
 
 
 @pytest.mark.slow
-def test_dying_rank_ends_run_and_resume_on_fewer_ranks(export, tmp_path,
+def test_dying_rank_ends_run_and_resume_on_fewer_ranks(export, runs,
+                                                       tmp_path,
                                                        monkeypatch):
     directory = _copy(export, tmp_path, "resume")
     ckpt = str(tmp_path / "ckpt")
@@ -109,6 +129,5 @@ def test_dying_rank_ends_run_and_resume_on_fewer_ranks(export, tmp_path,
     monkeypatch.delenv(FAIL_RANK_ENV)
     # the 2-rank run's checkpoint (epoch 1) resumes on one process
     resumed = launch(directory, 1, ARGS + ["--checkpoint-dir", ckpt])
-    fresh = launch(_copy(export, tmp_path, "fresh"), 2, ARGS)
     assert [h["epoch"] for h in resumed.history] == [1, 2, 3]
-    assert spearmanr(resumed.curvature, fresh.curvature)[0] >= 0.99
+    assert spearmanr(resumed.curvature, runs(2).curvature)[0] >= 0.99

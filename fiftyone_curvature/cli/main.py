@@ -329,7 +329,7 @@ def _write_back(args):
     samples = _samples(args)
     t0 = time.perf_counter()
     results = write_back(samples, label_field, args.dir,
-                         curvature_field=args.key)
+                         curvature_field=args.key, progress=False)
     _print_run(args, results, time.perf_counter() - t0)
     return 0
 

@@ -166,6 +166,7 @@ def train_and_track(
     num_classes=None,
     checkpoint_dir=None,
     progress=None,
+    dist=None,
     **overrides,
 ):
     """Trains a classifier and tracks per-sample curvature over epochs.
@@ -187,11 +188,15 @@ def train_and_track(
         progress (None): callable receiving a dict with ``epoch``,
             ``epochs``, ``phase``, ``fraction`` (0-1), ``elapsed`` and
             ``eta`` (seconds) during the run
+        dist (None): this rank's
+            :class:`fiftyone_curvature.engine.distributed.Distributed` in a
+            data-parallel run (what :mod:`fiftyone_curvature.engine.worker`
+            passes); None = one process
         **overrides: any :class:`TrackingConfig` field
 
     Returns:
         a :class:`TrackingResult`; ``result.curvature`` is (N,),
-        higher = more likely memorized
+        higher = more likely memorized (None on ranks other than 0)
 
     Raises:
         ValueError: empty data, a single class, labels out of range, NaN or
@@ -202,7 +207,7 @@ def train_and_track(
     config = TrackingConfig.resolve(config, **overrides)
     x, y, num_classes = as_tensors(inputs, labels, num_classes)
     return _train_and_track(
-        x, y, config, num_classes, checkpoint_dir, progress
+        x, y, config, num_classes, checkpoint_dir, progress, dist
     )
 
 

@@ -66,8 +66,7 @@ def run(argv=None):
     from .config import TrackingConfig
     from .datafile import load_export, save_result, write_progress
     from .distributed import env_world, init_process_group
-    from .source import as_tensors
-    from .training import _train_and_track
+    from .training import train_and_track
 
     args = build_parser().parse_args(argv)
     rank, world, local_rank, local_world = env_world()
@@ -82,13 +81,13 @@ def run(argv=None):
     if device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
         # the ranks of a machine share its cores
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
-    x, y, k = as_tensors(data.inputs, data.targets, len(data.classes))
     dist = init_process_group(device) if world > 1 else None
     progress = _progress(args.export_dir, rank, write_progress)
     t0 = time.perf_counter()
     try:
-        result = _train_and_track(x, y, cfg, k, args.checkpoint_dir,
-                                  progress, dist)
+        result = train_and_track(
+            data.inputs, data.targets, cfg, num_classes=len(data.classes),
+            checkpoint_dir=args.checkpoint_dir, progress=progress, dist=dist)
     finally:
         if dist is not None:
             import torch.distributed
@@ -98,7 +97,7 @@ def run(argv=None):
         save_result(args.export_dir, result)
         logger.info(
             "%d samples, %d ranks, %d epochs in %.1f s (train %.1f s, "
-            "score %.1f s); result in %s", len(y), world, cfg.epochs,
+            "score %.1f s); result in %s", len(data.targets), world, cfg.epochs,
             time.perf_counter() - t0, result.train_seconds,
             result.score_seconds, args.export_dir)
     return result
@@ -110,9 +109,6 @@ def _progress(directory, rank, write):
     def progress(info):
         if rank == 0:
             write(directory, info)
-            logger.info("epoch %d/%d loss %.4f acc %.3f", info["epoch"],
-                        info["epochs"], info["train_loss"],
-                        info["train_accuracy"])
         if fail is not None:
             import torch.distributed as dist
 
