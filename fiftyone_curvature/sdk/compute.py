@@ -170,7 +170,7 @@ def compute_curvature(
         from .distributed import train_on_ranks as produce
     else:
         produce = _train_here
-    return _compute_curvature(
+    return record_curvature_run(
         samples, label_field, curvature_field, classes, image_size,
         tracking, thresholds, create_views, checkpoint_dir, progress,
         dup_options, rank_by,
@@ -221,11 +221,11 @@ def validate_key(samples, label_field, key):
                   output_fields, key_name="curvature_field")
 
 
-def _compute_curvature(samples, label_field, key, classes, image_size,
+def record_curvature_run(samples, label_field, key, classes, image_size,
                        tracking, thresholds, create_views, checkpoint_dir,
                        progress, dup_options=None, rank_by="curvature",
                        produce=None):
-    """Registers the run, gets ``(prepared, result)`` from
+    """Registers the run ``key``, gets ``(prepared, result)`` from
     ``produce(reporter)`` (None: read and train here), writes the fields,
     results and views; a failure removes what a new run wrote."""
     from .fields import write_run_fields

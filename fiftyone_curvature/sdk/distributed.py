@@ -152,7 +152,7 @@ def write_back(samples, label_field, export_dir, curvature_field="curvature",
     from ..engine.config import TrackingConfig
     from ..engine.datafile import load_result
     from . import views as cv_views
-    from .compute import _compute_curvature, check_rank_by, validate_key
+    from .compute import record_curvature_run, check_rank_by, validate_key
     from .images import validate_label_field
     from .options import check_samples
 
@@ -169,7 +169,7 @@ def write_back(samples, label_field, export_dir, curvature_field="curvature",
     validate_key(samples, label_field, curvature_field)
     check_labels_unchanged(samples, label_field, prepared)
     tracking = TrackingConfig.from_dict(result.config)
-    return _compute_curvature(
+    return record_curvature_run(
         samples, label_field, curvature_field, prepared.classes,
         _meta_image_size(export_dir), tracking, thresholds, create_views,
         None, progress, None, rank_by,
