@@ -69,9 +69,14 @@ def main(argv=None):
     p.add_argument("--epochs", type=int, default=5)
     p.add_argument("--nproc", type=int, default=2)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--threads", type=int, default=None,
+                   help="OMP_NUM_THREADS of every rank (default: cores / "
+                   "ranks, so 1 process gets 2 threads on 2 cores)")
     p.add_argument("--set", action="append", default=[],
                    metavar="NAME=VALUE", help="other TrackingConfig options")
     a = p.parse_args(argv)
+    if a.threads:
+        os.environ["OMP_NUM_THREADS"] = str(a.threads)
 
     if a.data == "digits":
         images, labels = load_digits_uint8()
@@ -100,7 +105,8 @@ def main(argv=None):
     one, many = rows
     summary = dict(
         data=a.data, samples=len(noisy), epochs=a.epochs,
-        device=a.device, cpu_count=os.cpu_count(),
+        device=a.device, cpu_count=os.cpu_count(), threads=a.threads,
+        load_average=os.getloadavg(),
         machine=platform.machine(), config=results[1].config, rows=rows,
         speedup_wall=one["wall_seconds"] / many["wall_seconds"],
         speedup_engine=((one["train_seconds"] + one["score_seconds"])
@@ -110,7 +116,9 @@ def main(argv=None):
         auroc_difference=abs(one["auroc"] - many["auroc"]),
     )
     print(f"\n{a.data}: {len(noisy)} samples, {a.epochs} epochs, "
-          f"{os.cpu_count()} cores, device {a.device}")
+          f"{os.cpu_count()} cores, device {a.device}, threads per rank "
+          f"{a.threads or 'cores / ranks'}, load average "
+          f"{os.getloadavg()[0]:.1f}")
     print(f"{'procs':>6}{'wall s':>9}{'train s':>9}{'score s':>9}"
           f"{'train smp/s':>13}{'AUROC':>8}")
     for row in rows:
@@ -124,7 +132,9 @@ def main(argv=None):
     for d in [RESULTS] + ([os.environ["OUT"]] if os.environ.get("OUT")
                           else []):
         os.makedirs(d, exist_ok=True)
-        with open(os.path.join(d, f"distributed_{a.data}.json"), "w") as f:
+        name = f"distributed_{a.data}" + (f"_t{a.threads}" if a.threads
+                                           else "")
+        with open(os.path.join(d, f"{name}.json"), "w") as f:
             json.dump(summary, f, indent=1, default=float)
 
 

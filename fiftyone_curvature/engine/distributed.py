@@ -307,8 +307,8 @@ class CpuSyncBatchNorm(nn.BatchNorm2d):
     (all ranks), for the gloo backend (torch's SyncBatchNorm runs on
     accelerators only).
 
-    Two passes: the global mean, then the global variance around it;
-    gradients flow through the all-reduces. Eval mode (and a run of one
+    One all-reduce per layer of the sums and sums of squares (float64);
+    gradients flow through it. Eval mode (and a run of one
     rank) is plain BatchNorm2d. Input and output: (B, C, H, W), B may
     differ between ranks (even be 0).
     """
@@ -317,15 +317,18 @@ class CpuSyncBatchNorm(nn.BatchNorm2d):
         if not (self.training and dist.is_initialized()
                 and dist.get_world_size() > 1):
             return super().forward(x)
-        # statistics accumulated in float64, as torch's CPU BatchNorm does
+        # one all-reduce of the sums and sums of squares, in float64 (as
+        # torch's CPU BatchNorm accumulates), so E[x^2] - E[x]^2 is exact
+        # enough and each layer costs one collective forward, one backward
         c = x.shape[1]
         xd = x.double()
         count = xd.new_tensor([x.numel() // c])
-        total = _AllReduceSum.apply(torch.cat([xd.sum((0, 2, 3)), count]))
-        n = total[c]
+        total = _AllReduceSum.apply(torch.cat(
+            [xd.sum((0, 2, 3)), (xd * xd).sum((0, 2, 3)), count]))
+        n = total[2 * c]
         mean = total[:c] / n
+        var = (total[c:2 * c] / n - mean * mean).clamp_min(0)
         centred = xd - mean[None, :, None, None]
-        var = _AllReduceSum.apply((centred * centred).sum((0, 2, 3))) / n
         if self.track_running_stats:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)
