@@ -12,6 +12,15 @@ best AUROC reached in about 2 minutes.
     python benchmarks/gpu.py                      # everything, one command
     python benchmarks/gpu.py --only full
     python benchmarks/gpu.py --per-class 100 --epochs 2 --only fast   # smoke
+    python benchmarks/gpu.py --nproc 8 --only full   # 8 GPUs, one rank each
+
+With ``--nproc N`` (N > 1) the data is exported once to a memory-mapped
+file and N ranks (one per GPU, NCCL) train one DistributedDataParallel
+model through the elastic launcher, exactly as ``fiftyone-curvature
+compute --nproc N``; each schedule's global batch size stays the same, so
+the scores are comparable with the one-GPU rows. GPU memory is then the
+peak nvidia-smi reading of the busiest GPU (not torch's allocator), and
+utilisation the mean over all GPUs.
 
 Results go to benchmarks/results/gpu_<schedule>.json (and to $OUT when
 that is set, as on the device machine). Runs on CPU too, slowly.
@@ -50,6 +59,7 @@ class GpuSampler:
 
     def __init__(self):
         self.samples = []
+        self.memory_mb = []
         self._stop = threading.Event()
         self._thread = None
 
@@ -63,10 +73,13 @@ class GpuSampler:
         while not self._stop.is_set():
             try:
                 out = subprocess.run(
-                    ["nvidia-smi", "--query-gpu=utilization.gpu",
+                    ["nvidia-smi", "--query-gpu=utilization.gpu,memory.used",
                      "--format=csv,noheader,nounits"],
                     capture_output=True, text=True, timeout=5).stdout
-                self.samples.append(float(out.split()[0]))
+                rows = [[float(v) for v in line.split(",")]
+                        for line in out.strip().splitlines()]
+                self.samples.append(float(np.mean([r[0] for r in rows])))
+                self.memory_mb.append(max(r[1] for r in rows))
             except (OSError, ValueError, IndexError,
                     subprocess.SubprocessError):
                 pass
@@ -82,7 +95,30 @@ class GpuSampler:
         return float(np.mean(self.samples)) if self.samples else None
 
 
-def run_schedule(name, overrides, images, noisy, flipped):
+def train_on_ranks(images, noisy, overrides, nproc, progress):
+    """The run on ``nproc`` local ranks (one per GPU) through the elastic
+    launcher, on a memory-mapped export of the data."""
+    import tempfile
+
+    from fiftyone_curvature.engine import datafile
+    from fiftyone_curvature.engine.launcher import launch
+
+    directory = tempfile.mkdtemp(prefix="curvature_gpu_")
+    try:
+        out = datafile.create_images(directory, images.shape)
+        out[:] = images
+        datafile.write_index(directory, out, noisy,
+                             [str(i) for i in range(len(noisy))],
+                             [str(c) for c in range(10)])
+        args = []
+        for key, value in overrides.items():
+            args += ["--set", f"{key}={json.dumps(value)}"]
+        return launch(directory, nproc, args, progress=progress)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def run_schedule(name, overrides, images, noisy, flipped, nproc=1):
     import torch
     from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -93,12 +129,19 @@ def run_schedule(name, overrides, images, noisy, flipped):
     if cuda:
         torch.cuda.reset_peak_memory_stats()
         torch.cuda.synchronize()
+
+    def progress(i):
+        print(f"  [{name}] epoch {i['epoch']}/{i['epochs']} acc "
+              f"{i['train_accuracy']:.3f} elapsed {i['elapsed']:.0f}s",
+              flush=True)
+
     t0 = time.perf_counter()
     with GpuSampler() as gpu:
-        r = train_and_track(images, noisy, **overrides, progress=lambda i: print(
-            f"  [{name}] epoch {i['epoch']}/{i['epochs']} acc "
-            f"{i['train_accuracy']:.3f} elapsed {i['elapsed']:.0f}s",
-            flush=True))
+        if nproc > 1:
+            r = train_on_ranks(images, noisy, overrides, nproc, progress)
+        else:
+            r = train_and_track(images, noisy, **overrides,
+                                progress=progress)
     wall = time.perf_counter() - t0
     scores = {"curvature": r.curvature}
     scores.update({k: suspicion(k, v) for k, v in r.scores.items()
@@ -113,8 +156,11 @@ def run_schedule(name, overrides, images, noisy, flipped):
         schedule=name, config=r.config, wall_seconds=wall,
         train_seconds=r.train_seconds, score_seconds=r.score_seconds,
         device=(torch.cuda.get_device_name() if cuda else "cpu"),
-        peak_gpu_memory_gb=(torch.cuda.max_memory_allocated() / 2**30
-                            if cuda else None),
+        nproc=nproc,
+        peak_gpu_memory_gb=(
+            (max(gpu.memory_mb) / 1024 if gpu.memory_mb else None)
+            if nproc > 1 else
+            (torch.cuda.max_memory_allocated() / 2**30 if cuda else None)),
         mean_gpu_utilisation=gpu.mean,
         train_accuracy_noisy=float(np.mean(pred == noisy)),
         flipped_memorized=float(np.mean(pred[flipped] == noisy[flipped])),
@@ -130,6 +176,9 @@ def main(argv=None):
     p.add_argument("--only", choices=("full", "fast"), default=None)
     p.add_argument("--epochs", type=int, default=None,
                    help="override every schedule's epochs (smoke tests)")
+    p.add_argument("--nproc", type=int, default=1,
+                   help="data-parallel ranks, one per GPU (default 1: "
+                   "in-process, no launcher)")
     a = p.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -146,14 +195,18 @@ def main(argv=None):
         overrides = dict(overrides)
         if a.epochs:
             overrides["epochs"] = a.epochs
-        row = run_schedule(name, overrides, images, noisy, flipped)
+        row = run_schedule(name, overrides, images, noisy, flipped,
+                           a.nproc)
         rows.append(row)
+        suffix = f"_x{a.nproc}" if a.nproc > 1 else ""
         for d in out_dirs:
             os.makedirs(d, exist_ok=True)
-            with open(os.path.join(d, f"gpu_{name}.json"), "w") as f:
+            with open(os.path.join(d, f"gpu_{name}{suffix}.json"),
+                      "w") as f:
                 json.dump(row, f, indent=1, default=float)
 
-    print(f"\nCIFAR-10 train, {len(labels)} images, 10% symmetric noise")
+    print(f"\nCIFAR-10 train, {len(labels)} images, 10% symmetric noise, "
+          f"{a.nproc} process(es)")
     print(f"{'schedule':<18}{'epochs':>7}{'wall':>8}{'curv AUROC':>12}"
           f"{'AP':>7}{'CSL':>7}{'AUM':>7}{'best/epoch':>12}{'GPU mem':>9}"
           f"{'GPU util':>10}")

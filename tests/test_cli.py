@@ -74,6 +74,15 @@ def test_compute_on_existing_dataset(make_digits):
     assert dataset.get_brain_info("memo").config.tracking["batch_size"] == 32
 
 
+def test_compute_nproc_must_be_positive(make_digits):
+    dataset = make_digits(n=20)
+    dataset.persistent = True
+    proc = _cli("compute", dataset.name, "--label-field", "label",
+                "--nproc", "0")
+    assert proc.returncode == 2
+    assert "nproc must be an integer >= 1" in proc.stderr
+
+
 def test_compute_errors():
     proc = _cli("compute", "no-such-dataset", "--label-field", "x")
     assert proc.returncode == 2

@@ -125,8 +125,9 @@ sys.meta_path.insert(0, Block())
 import numpy as np
 import fiftyone_curvature as fc
 from fiftyone_curvature.engine import (
-    checkpoint, config, curvature, dynamics, metrics, models, neighbors,
-    noise, recorder, source, training,
+    arguments, checkpoint, config, curvature, datafile, distributed,
+    dynamics, launcher, metrics, models, neighbors, noise, recorder, source,
+    training, worker,
 )
 rng = np.random.default_rng(0)
 x = rng.integers(0, 256, (40, 1, 8, 8), dtype=np.uint8)

@@ -155,6 +155,22 @@ def test_compute_delegated(digits):
     assert doc.status is not None and doc.status.progress > 0.5
 
 
+@pytest.mark.slow
+def test_compute_on_two_processes_is_delegated(digits):
+    op = foo.get_operator(_uri("compute_curvature"))
+    props = _form(op, digits, label_field="label")
+    assert props["num_processes"].default == 1
+    out = op(digits, "label", curvature_field="dp", epochs=1, probes=1,
+             device="cpu", num_processes=2)
+    assert out.error is None, out.error
+    assert out.delegated  # forced: the ranks never run inside the App
+    DelegatedOperationService().execute_queued_operations(
+        dataset_name=digits.name)
+    digits.reload()
+    assert digits.list_brain_runs() == ["dp"]
+    assert len(digits.exists("dp")) == 80
+
+
 def test_form_validates_the_key(digits):
     digits.add_sample_field("taken", fo.FloatField)
     from fiftyone.operators.executor import ExecutionError

@@ -81,10 +81,15 @@ class ComputeCurvature(TrainingOperator):
             types.Button(label="Compute curvature", prompt=True),
         )
 
+    def resolve_delegation(self, ctx):
+        # several processes: a delegated worker runs them, never the App
+        return True if _num_processes(ctx.params) > 1 else None
+
     def sdk_kwargs(self, params):
         return {
             "label_field": params["label_field"],
             "curvature_field": params.get("curvature_field") or "curvature",
+            "nproc": _num_processes(params),
             **training_kwargs(params),
         }
 
@@ -116,19 +121,26 @@ class ComputeCurvature(TrainingOperator):
         image_size=None,
         device="auto",
         seed=0,
+        num_processes=1,
         delegate=False,
     ):
         """Runs the operator from Python (see
-        :func:`fiftyone_curvature.compute_curvature` for the arguments);
-        ``delegate=True`` queues it for a delegated-operations worker."""
+        :func:`fiftyone_curvature.compute_curvature` for the arguments;
+        ``num_processes`` is its ``nproc``); ``delegate=True`` queues it
+        for a delegated-operations worker (forced when
+        ``num_processes > 1``)."""
         params = dict(
             label_field=label_field, curvature_field=curvature_field,
             model=model, epochs=epochs, probes=probes, h=h,
             score_every=score_every, score_from=score_from,
             image_size=image_size, device=device,
-            seed=seed,
+            seed=seed, num_processes=num_processes,
         )
         return execute_on_view(self, sample_collection, params, delegate)
+
+
+def _num_processes(params):
+    return int(params.get("num_processes") or 1)
 
 
 def _compute_inputs(ctx, inputs):
@@ -147,6 +159,12 @@ def _compute_inputs(ctx, inputs):
     training_inputs(inputs, model_description=(
         "auto: small_cnn under 16 px, resnet18 on a GPU, small_resnet on "
         "CPU"))
+    inputs.int(
+        "num_processes", default=1, min=1, label="Processes",
+        description="Data-parallel processes (one per GPU; gloo processes "
+        "on a CPU). Above 1 the run is delegated: the data is exported "
+        "once and the ranks are launched by torch's elastic launcher",
+    )
     if error:
         return False
     names = ", ".join(view_names(key))

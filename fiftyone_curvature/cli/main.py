@@ -1,5 +1,5 @@
-"""The ``fiftyone-curvature`` command: ``compute``, ``demo``, ``evaluate``,
-``import-reference``, ``compare``."""
+"""The ``fiftyone-curvature`` command: ``compute``, ``export``,
+``write-back``, ``demo``, ``evaluate``, ``import-reference``, ``compare``."""
 
 import argparse
 import contextlib
@@ -8,68 +8,11 @@ import logging
 import sys
 import time
 
+from ..engine.arguments import (
+    add_training_args as _add_training_args,
+    tracking_kwargs as _tracking_kwargs,
+)
 from .demo import DEMO_DATASET, DEMO_EPOCHS
-
-
-def _int_or_auto(value):
-    """argparse type: an integer or the string "auto"."""
-    return value if value == "auto" else int(value)
-
-
-def _add_training_args(parser, epochs_default=None):
-    from ..engine.config import TrackingConfig
-
-    defaults = TrackingConfig()
-    parser.add_argument("--epochs", type=int,
-                        default=epochs_default or defaults.epochs,
-                        help="training epochs (default %(default)s)")
-    parser.add_argument("--probes", type=int, default=defaults.probes,
-                        help="Rademacher probes per scored epoch "
-                        "(default %(default)s)")
-    parser.add_argument("--h", type=float, default=defaults.h,
-                        help="finite-difference step (default %(default)s)")
-    parser.add_argument("--score-every", type=_int_or_auto,
-                        default=defaults.score_every,
-                        help="score every k-th epoch, or 'auto' (densely "
-                        "while the training accuracy climbs, sparsely "
-                        "after) (default %(default)s)")
-    parser.add_argument("--score-from", type=float,
-                        default=defaults.score_from,
-                        help="fraction of training before which curvature "
-                        "is not scored (default %(default)s)")
-    parser.add_argument("--model", default=defaults.model,
-                        help="auto, small_cnn, small_resnet or resnet18")
-    parser.add_argument("--device", default=defaults.device,
-                        help="auto, cpu, cuda or cuda:i")
-    parser.add_argument("--seed", type=int, default=defaults.seed,
-                        help="random seed (default %(default)s)")
-    parser.add_argument("--set", action="append", default=[],
-                        metavar="NAME=VALUE",
-                        help="any other TrackingConfig option, e.g. "
-                        "--set weight_decay=0 (repeatable)")
-
-
-def _parse_sets(items):
-    out = {}
-    for item in items:
-        if "=" not in item:
-            raise ValueError(f"--set expects NAME=VALUE, got {item!r}")
-        name, value = item.split("=", 1)
-        try:
-            out[name] = json.loads(value)
-        except json.JSONDecodeError:
-            out[name] = value
-    return out
-
-
-def _tracking_kwargs(args):
-    kwargs = dict(
-        model=args.model, epochs=args.epochs, probes=args.probes, h=args.h,
-        score_every=args.score_every, score_from=args.score_from,
-        device=args.device, seed=args.seed,
-    )
-    kwargs.update(_parse_sets(args.set))
-    return kwargs
 
 
 def _build_parser():
@@ -108,7 +51,49 @@ def _build_parser():
                          "(listed in the run's info) instead of failing")
     compute.add_argument("--json", action="store_true",
                          help="print one JSON object on stdout")
+    compute.add_argument("--nproc", type=int, default=1,
+                         help="processes of a data-parallel run (one per "
+                         "GPU; gloo processes on a CPU): the dataset is "
+                         "exported once and the ranks are launched with "
+                         "torch's elastic launcher (default %(default)s)")
+    compute.add_argument("--export-dir", default=None,
+                         help="with --nproc > 1: where to export the data "
+                         "(default: a temporary directory)")
     _add_training_args(compute)
+
+    export = sub.add_parser(
+        "export", help="decode a dataset once for a torchrun run",
+        description="Decode DATASET's images and labels into DIR "
+        "(images.npy, a memory-mapped uint8 array, plus labels, sample ids "
+        "and meta.json): what every rank of `torchrun -m "
+        "fiftyone_curvature.engine.worker DIR` reads.",
+    )
+    export.add_argument("dataset", help="FiftyOne dataset name")
+    export.add_argument("dir", help="export directory (shared by the "
+                        "ranks)")
+    export.add_argument("--label-field", required=True,
+                        help="fo.Classification field to train on")
+    export.add_argument("--image-size", type=int, default=32,
+                        help="working resolution (default %(default)s)")
+    export.add_argument("--view-tag", default=None,
+                        help="only samples with this tag")
+
+    back = sub.add_parser(
+        "write-back", help="write a torchrun run's scores to the dataset",
+        description="Write the result that the engine left in DIR (after "
+        "`export` and torchrun) to DATASET: the same brain run, fields and "
+        "saved views as `compute`.",
+    )
+    back.add_argument("dataset", help="FiftyOne dataset name")
+    back.add_argument("dir", help="the export directory")
+    back.add_argument("--label-field", default=None,
+                      help="the exported label field (default: the one in "
+                      "meta.json)")
+    back.add_argument("--key", default="curvature",
+                      help="output field and brain key (default "
+                      "%(default)s)")
+    back.add_argument("--view-tag", default=None,
+                      help="the tag the export used, if any")
 
     demo = sub.add_parser(
         "demo", help="end-to-end demo on scikit-learn digits with label "
@@ -251,6 +236,8 @@ def main(argv=None):
     logging.getLogger("fiftyone.core.odm.database").setLevel(logging.ERROR)
     handler = {
         "compute": _compute,
+        "export": _export,
+        "write-back": _write_back,
         "demo": _demo,
         "evaluate": _evaluate,
         "import-reference": _import_reference,
@@ -300,9 +287,22 @@ def _fail(args, stdout, message, kind, code):
 
 
 def _compute(args):
-    import fiftyone as fo
-
     from ..sdk.compute import compute_curvature
+
+    samples = _samples(args)
+    t0 = time.perf_counter()
+    results = compute_curvature(
+        samples, args.label_field, curvature_field=args.key,
+        image_size=args.image_size, checkpoint_dir=args.checkpoint_dir,
+        progress=not (args.no_progress or args.json),
+        skip_unreadable=args.skip_unreadable, nproc=args.nproc,
+        export_dir=args.export_dir, **_tracking_kwargs(args),
+    )
+    return _print_run(args, results, time.perf_counter() - t0)
+
+
+def _samples(args):
+    import fiftyone as fo
 
     if not fo.dataset_exists(args.dataset):
         raise ValueError(
@@ -310,18 +310,13 @@ def _compute(args):
             f"{fo.list_datasets()}"
         )
     dataset = fo.load_dataset(args.dataset)
-    samples = (dataset.match_tags(args.view_tag) if args.view_tag
-               else dataset)
-    t0 = time.perf_counter()
-    results = compute_curvature(
-        samples, args.label_field, curvature_field=args.key,
-        image_size=args.image_size, checkpoint_dir=args.checkpoint_dir,
-        progress=not (args.no_progress or args.json),
-        skip_unreadable=args.skip_unreadable, **_tracking_kwargs(args),
-    )
-    seconds = time.perf_counter() - t0
+    return (dataset.match_tags(args.view_tag) if args.view_tag
+            else dataset)
+
+
+def _print_run(args, results, seconds):
     config = results.config
-    if args.json:
+    if getattr(args, "json", False):
         return {
             "key": args.key,
             "dataset": args.dataset,
@@ -341,6 +336,44 @@ def _compute(args):
           f"{len(results.scored_epochs)} scored epochs)")
     print("Fields: " + ", ".join(config.output_fields()))
     _print_views(args.dataset, config.views)
+    return 0
+
+
+def _export(args):
+    from ..sdk.distributed import export_samples
+
+    samples = _samples(args)
+    t0 = time.perf_counter()
+    prepared = export_samples(samples, args.label_field, args.dir,
+                              image_size=args.image_size)
+    h, w = prepared.image_size
+    print(f"Exported {len(prepared.sample_ids)} samples "
+          f"({prepared.channels}x{h}x{w}, {len(prepared.classes)} classes) "
+          f"to {args.dir} in {time.perf_counter() - t0:.1f} s")
+    print("Train on it on every node with:\n  torchrun --nproc_per_node=N "
+          f"-m fiftyone_curvature.engine.worker {args.dir} [--epochs ...]")
+    print(f"then: fiftyone-curvature write-back {args.dataset} {args.dir}")
+    return 0
+
+
+def _write_back(args):
+    import os
+
+    from ..engine.datafile import META
+    from ..sdk.distributed import write_back
+
+    label_field = args.label_field
+    if label_field is None:
+        path = os.path.join(args.dir, META)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"No export in {args.dir!r} (no {META})")
+        with open(path) as f:
+            label_field = json.load(f)["label_field"]
+    samples = _samples(args)
+    t0 = time.perf_counter()
+    results = write_back(samples, label_field, args.dir,
+                         curvature_field=args.key, progress=False)
+    _print_run(args, results, time.perf_counter() - t0)
     return 0
 
 

@@ -158,13 +158,18 @@ class TensorSource:
         return x
 
 
-def augment(x, generator, pad=4):
+def augment(x, generator, pad=4, window=None):
     """Random crop with zero padding + horizontal flip, vectorised.
 
     Args:
         x: (B, C, H, W) float tensor
         generator: the ``torch.Generator`` of the augmentation stream
         pad (4): crop padding in pixels
+        window (None): ``(total, start)``: draw the crops and flips of a
+            batch of ``total`` samples and apply those of rows ``start`` to
+            ``start + B`` (a rank's slice of a global batch, so that the
+            augmentation does not depend on the number of ranks); None =
+            ``(B, 0)``
 
     Returns:
         a (B, C, H, W) tensor
@@ -173,10 +178,12 @@ def augment(x, generator, pad=4):
     import torch.nn.functional as F
 
     b, c, hgt, wid = x.shape
+    total, start = window if window is not None else (b, 0)
+    mine = slice(start, start + b)
     xp = F.pad(x, (pad, pad, pad, pad))
-    oy = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    ox = torch.randint(0, 2 * pad + 1, (b,), generator=generator)
-    flip = torch.rand(b, generator=generator) < 0.5
+    oy = torch.randint(0, 2 * pad + 1, (total,), generator=generator)[mine]
+    ox = torch.randint(0, 2 * pad + 1, (total,), generator=generator)[mine]
+    flip = (torch.rand(total, generator=generator) < 0.5)[mine]
     dev = x.device
     rows = (oy[:, None] + torch.arange(hgt)).to(dev)
     cols = (ox[:, None] + torch.arange(wid))

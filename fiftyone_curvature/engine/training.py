@@ -16,6 +16,7 @@ from .checkpoint import (
 )
 from .config import TrackingConfig
 from .curvature import aggregate_epochs, curvature_batch
+from .distributed import SingleProcess
 from .dynamics import dynamics_scores, el2n
 from .labels import review_labels
 from .models import auto_model_name, build_model
@@ -166,6 +167,7 @@ def train_and_track(
     num_classes=None,
     checkpoint_dir=None,
     progress=None,
+    dist=None,
     **overrides,
 ):
     """Trains a classifier and tracks per-sample curvature over epochs.
@@ -187,11 +189,15 @@ def train_and_track(
         progress (None): callable receiving a dict with ``epoch``,
             ``epochs``, ``phase``, ``fraction`` (0-1), ``elapsed`` and
             ``eta`` (seconds) during the run
+        dist (None): this rank's
+            :class:`fiftyone_curvature.engine.distributed.Distributed` in a
+            data-parallel run (what :mod:`fiftyone_curvature.engine.worker`
+            passes); None = one process
         **overrides: any :class:`TrackingConfig` field
 
     Returns:
         a :class:`TrackingResult`; ``result.curvature`` is (N,),
-        higher = more likely memorized
+        higher = more likely memorized (None on ranks other than 0)
 
     Raises:
         ValueError: empty data, a single class, labels out of range, NaN or
@@ -202,12 +208,16 @@ def train_and_track(
     config = TrackingConfig.resolve(config, **overrides)
     x, y, num_classes = as_tensors(inputs, labels, num_classes)
     return _train_and_track(
-        x, y, config, num_classes, checkpoint_dir, progress
+        x, y, config, num_classes, checkpoint_dir, progress, dist
     )
 
 
-def _train_and_track(x, y, cfg, num_classes, checkpoint_dir, progress):
-    run = _Run(x, y, cfg, num_classes, checkpoint_dir)
+def _train_and_track(x, y, cfg, num_classes, checkpoint_dir, progress,
+                     dist=None):
+    """The run loop; ``dist`` (None: one process) is this rank's
+    :class:`fiftyone_curvature.engine.distributed.Distributed`. Returns the
+    result (None on ranks other than 0)."""
+    run = _Run(x, y, cfg, num_classes, checkpoint_dir, dist)
     with performance.num_threads(run.cfg.threads):
         return _run_epochs(run, progress)
 
@@ -271,9 +281,10 @@ class _Run:
     """The state of one tracked run: data, model, optimiser, random
     streams, records; one method per step of an epoch."""
 
-    def __init__(self, x, y, cfg, num_classes, checkpoint_dir):
+    def __init__(self, x, y, cfg, num_classes, checkpoint_dir, dist=None):
         import torch
 
+        self.dist = dist if dist is not None else SingleProcess()
         self.device = resolve_device(cfg.device)
         self.cfg = resolve_auto(cfg, x, self.device)
         self.cfg_dict = self.cfg.to_dict()
@@ -282,7 +293,10 @@ class _Run:
         self.num_classes = num_classes
         self.source = TensorSource(x, self.device, self.cfg.channels_last)
         self.y_dev = y.to(self.device)
-        self.model = self._build_model(x.shape[1])
+        model = self._build_model(x.shape[1])  # sets self.train_model
+        self.model, train_model = self.dist.prepare_model(model)
+        if train_model is not self.model:  # distributed: train through DDP
+            self.train_model = train_model
         self.cfg = dataclasses.replace(self.cfg,
                                        threads=self._resolve_threads())
         self.cfg_dict = self.cfg.to_dict()
@@ -349,7 +363,7 @@ class _Run:
     def save(self, epochs_done):
         """Checkpoints the state after ``epochs_done`` epochs (if a
         checkpoint directory was given)."""
-        if not self.ckpt_path:
+        if not self.ckpt_path or not self.dist.is_main:
             return
         save_checkpoint(self.ckpt_path, {
             "fingerprint": self.fingerprint,
@@ -381,25 +395,31 @@ class _Run:
         )
         order = torch.randperm(self.n, generator=self.order_gen)
         loss_sum, correct_sum = 0.0, 0
-        for bi, idx in enumerate(batches(order, cfg.batch_size)):
+        self.dist.begin_epoch(self.rec)
+        for bi, global_idx in enumerate(batches(order, cfg.batch_size)):
+            # this rank's slice of the global batch (all of it in one
+            # process) and where it sits in the batch's augmentation draw
+            idx, window = self.dist.split(global_idx)
             xb = self.source.batch(idx)
             if augmenting:
-                xb = augment(xb, self.aug_gen)
+                xb = augment(xb, self.aug_gen, window=window)
             yb = self.y_dev[idx.to(device)]
             with performance.train_autocast(device, cfg.amp):
                 logits = self.train_model(xb)
             losses = F.cross_entropy(logits.float(), yb, reduction="none")
-            loss = losses.mean()
-            if not torch.isfinite(loss):
-                self._diverged(epoch, f"the loss became {loss.item()} at "
-                               f"batch {bi + 1}")
+            loss, batch_mean = self.dist.batch_loss(losses, len(global_idx))
+            if not self.dist.all_finite(batch_mean):
+                self._diverged(epoch, f"the loss became {batch_mean.item()} "
+                               f"at batch {bi + 1}")
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
             self.sched.step()
             self.rec.record_logits("train", epoch - 1, idx, logits, yb)
-            loss_sum += loss.item() * len(idx)
+            loss_sum += batch_mean.item() * len(idx)
             correct_sum += int((logits.argmax(1) == yb).sum())
+        self.dist.end_train_epoch(self.rec, epoch - 1)
+        loss_sum, correct_sum = self.dist.epoch_totals(loss_sum, correct_sum)
         seconds = time.perf_counter() - t0
         self.timings["train"] += seconds
         self._train_accuracy = correct_sum / self.n
@@ -463,8 +483,11 @@ class _Run:
         col = None
         if do_score:  # an adaptive run keeps a column for every epoch
             col = epoch - 1 if cfg.adaptive else self.scored.index(epoch)
+        # each sample once: this rank's block of the samples (all of them
+        # in one process)
+        mine = self.dist.shard(torch.arange(self.n))
         with exact_float32(self.device):
-            for idx in batches(torch.arange(self.n), cfg.score_batch_size):
+            for idx in batches(mine, cfg.score_batch_size):
                 xb = self.source.batch(idx)
                 yb = self.y_dev[idx.to(self.device)]
                 if do_score:
@@ -484,37 +507,43 @@ class _Run:
                     self.rec.arrays["el2n"][idx.numpy()] = el2n(
                         probs, yb.cpu().numpy())
         curv = self.rec.arrays["curvature"]
-        if do_score and not np.isfinite(curv[:, col]).all():
-            bad = np.flatnonzero(~np.isfinite(curv[:, col]))
+        rows = mine.numpy()
+        if do_score and not np.isfinite(curv[rows, col]).all():
+            bad = rows[~np.isfinite(curv[rows, col])]
             self._diverged(epoch, f"the curvature of {len(bad)} sample(s) "
                            f"became NaN or inf (e.g. rows "
                            f"{bad[:5].tolist()})",
                            "the weights likely grew too large (lower lr) or "
                            f"h={self.cfg.h:g} perturbs the inputs too much")
+        self.dist.end_eval_pass(self.rec, col, mine, do_el2n)
 
     # ------------------------------------------------------------- result
 
     def final_outputs(self):
         """(N, K) eval-mode logits of the current model and (N, D)
-        penultimate features (None unless ``record_embeddings``)."""
+        penultimate features (None unless ``record_embeddings``); each
+        rank computes its block of samples, and ranks other than 0 get
+        ``(None, None)``."""
         import torch
 
         model, cfg = self.model, self.cfg
         want_embeddings = cfg.record_embeddings
         model.eval()
         logits, feats = [], []
+        mine = self.dist.shard(torch.arange(self.n))
         with torch.no_grad(), exact_float32(self.device):
-            for idx in batches(torch.arange(self.n), cfg.score_batch_size):
+            for idx in batches(mine, cfg.score_batch_size):
                 f = model.embed(self.source.batch(idx))
                 logits.append(model.head(f).float().cpu())
                 if want_embeddings:
                     feats.append(f.float().cpu())
-        return (torch.cat(logits).numpy(),
-                torch.cat(feats).numpy() if want_embeddings else None)
+        return self.dist.gather_outputs(
+            torch.cat(logits).numpy(),
+            torch.cat(feats).numpy() if want_embeddings else None)
 
     def result(self, epochs_done):
         """The :class:`TrackingResult` over the first ``epochs_done``
-        epochs."""
+        epochs (None on ranks other than 0)."""
         cfg = self.cfg
         if cfg.adaptive:
             scored_all = [h["epoch"] for h in self.history if h["scored"]]
@@ -526,6 +555,8 @@ class _Run:
         arrays = self.rec.arrays
         curv = arrays["curvature"][:, keep]
         logits, emb = self.final_outputs()
+        if logits is None:
+            return None
         yn = self.y.numpy()
         logp = logits - logits.max(1, keepdims=True)
         logp = logp - np.log(np.exp(logp).sum(1, keepdims=True))

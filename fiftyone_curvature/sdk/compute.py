@@ -40,6 +40,8 @@ def compute_curvature(
     duplicates=False,
     rank_by="curvature",
     skip_unreadable=False,
+    nproc=1,
+    export_dir=None,
     **kwargs,
 ):
     """Trains a classifier on a collection and scores every sample by the
@@ -133,7 +135,15 @@ def compute_curvature(
         skip_unreadable (False): leave out samples whose image cannot be
             decoded (zero-byte, truncated, not an image) instead of
             failing; they get no values and are listed in
-            ``results.skipped``
+            ``results.skipped`` (one process only)
+        nproc (1): number of processes; above 1 the collection is
+            exported once (see :func:`fiftyone_curvature.sdk.distributed.
+            export_samples`) and ``nproc`` ranks train one
+            DistributedDataParallel model on it (one per GPU on a GPU
+            machine, gloo processes on the CPU), launched through torch's
+            elastic launch API; only this process talks to the database
+        export_dir (None): where an ``nproc > 1`` run exports the data
+            (None: a temporary directory, removed afterwards)
         **kwargs: any other :class:`fiftyone_curvature.TrackingConfig` field
 
     Returns:
@@ -178,16 +188,57 @@ def compute_curvature(
     image_size = check_image_size(image_size)
     if checkpoint_dir is not None:
         check_checkpoint_dir(checkpoint_dir)
+    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
+        raise ValueError(f"nproc must be an integer >= 1, got {nproc!r}")
+    if nproc > 1:
+        if skip_unreadable:
+            raise ValueError("skip_unreadable works in one process only "
+                             "(nproc=1): fix or remove the unreadable images "
+                             "before a distributed run")
+        from .distributed import train_on_ranks as produce
+    else:
+        produce = _train_here
     with run_lock(samples._root_dataset, curvature_field):
         # another process may have changed the dataset's runs before the
         # lock was ours: check the key again on the stored state
         samples._root_dataset.reload()
         validate_key(samples, label_field, curvature_field)
-        return _compute_curvature(
+        return record_curvature_run(
             samples, label_field, curvature_field, classes, image_size,
             tracking, thresholds, create_views, checkpoint_dir, progress,
-            dup_options, rank_by, skip_unreadable,
+            dup_options, rank_by,
+            produce=lambda reporter: produce(
+                samples, label_field, classes, image_size, tracking,
+                checkpoint_dir, reporter, nproc=nproc,
+                export_dir=export_dir, skip_unreadable=skip_unreadable),
         )
+
+
+def _train_here(samples, label_field, classes, image_size, tracking,
+                checkpoint_dir, reporter, skip_unreadable=False, **unused):
+    """Reads the images (the memory estimate checked before decoding) and
+    trains in this process; returns ``(PreparedData, TrackingResult)``."""
+    from ..engine.memory import check_memory
+    from ..engine.training import train_and_track
+    from .images import prepare_data
+
+    logger.info("Reading %d images...", len(samples))
+    prepared = prepare_data(
+        samples, label_field, classes=classes, image_size=image_size,
+        progress=reporter.on_load, skip_unreadable=skip_unreadable,
+        check_shape=lambda shape: check_memory(tracking, *shape),
+    )
+    logger.info(
+        "Training on %d images of %dx%dx%d, %d classes, %d epochs",
+        len(prepared.sample_ids), prepared.channels,
+        *prepared.image_size, len(prepared.classes), tracking.epochs,
+    )
+    result = train_and_track(
+        prepared.inputs, prepared.targets, tracking,
+        num_classes=len(prepared.classes),
+        checkpoint_dir=checkpoint_dir, progress=reporter.on_epoch,
+    )
+    return prepared, result
 
 
 def check_rank_by(rank_by):
@@ -207,14 +258,14 @@ def validate_key(samples, label_field, key):
                   views_of=cv_views.view_names)
 
 
-def _compute_curvature(samples, label_field, key, classes, image_size,
+def record_curvature_run(samples, label_field, key, classes, image_size,
                        tracking, thresholds, create_views, checkpoint_dir,
                        progress, dup_options=None, rank_by="curvature",
-                       skip_unreadable=False):
-    from ..engine.memory import check_memory
-    from ..engine.training import train_and_track
+                       produce=None):
+    """Registers the run ``key``, gets ``(prepared, result)`` from
+    ``produce(reporter)`` (None: read and train here), writes the fields,
+    results and views; a failure removes what a new run wrote."""
     from .fields import write_run_fields
-    from .images import prepare_data
     from .runs import CurvatureConfig, CurvatureResults, result_kwargs
 
     dataset = samples._root_dataset
@@ -238,22 +289,12 @@ def _compute_curvature(samples, label_field, key, classes, image_size,
     wrote = False
     try:
         with reporter:
-            logger.info("Reading %d images...", len(samples))
-            prepared = prepare_data(
-                samples, label_field, classes=classes, image_size=image_size,
-                progress=reporter.on_load, skip_unreadable=skip_unreadable,
-                check_shape=lambda shape: check_memory(tracking, *shape),
-            )
-            logger.info(
-                "Training on %d images of %dx%dx%d, %d classes, %d epochs",
-                len(prepared.sample_ids), prepared.channels,
-                *prepared.image_size, len(prepared.classes), tracking.epochs,
-            )
-            result = train_and_track(
-                prepared.inputs, prepared.targets, tracking,
-                num_classes=len(prepared.classes),
-                checkpoint_dir=checkpoint_dir, progress=reporter.on_epoch,
-            )
+            if produce is None:
+                prepared, result = _train_here(
+                    samples, label_field, classes, image_size, tracking,
+                    checkpoint_dir, reporter)
+            else:
+                prepared, result = produce(reporter)
             reporter.on_phase("write")
             wrote = True
             clear_outside(dataset, config.output_fields(),

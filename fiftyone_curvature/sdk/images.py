@@ -147,6 +147,7 @@ def prepare_data(
     progress=None,
     skip_unreadable=False,
     check_shape=None,
+    allocate=None,
 ):
     """Reads a collection's images and labels for training.
 
@@ -168,6 +169,7 @@ def prepare_data(
         check_shape (None): callable receiving the (N, C, H, W) shape of
             the data once the image headers are read, before decoding
             (e.g. a memory check that raises)
+        allocate (None): see :func:`read_images`
 
     Returns:
         a :class:`PreparedData`
@@ -203,7 +205,8 @@ def prepare_data(
     skipped = []
     try:
         inputs, size, channels, resized = read_images(
-            paths, image_size, progress=progress, check_shape=check_shape
+            paths, image_size, progress=progress, check_shape=check_shape,
+            allocate=allocate,
         )
     except UnreadableImagesError as e:
         if not skip_unreadable:
@@ -223,7 +226,8 @@ def prepare_data(
                 "Fewer than two classes are left once the unreadable images "
                 "are skipped") from None
         inputs, size, channels, resized = read_images(
-            paths, image_size, progress=progress, check_shape=check_shape
+            paths, image_size, progress=progress, check_shape=check_shape,
+            allocate=allocate,
         )
     return PreparedData(
         sample_ids=list(ids),
@@ -237,7 +241,8 @@ def prepare_data(
     )
 
 
-def read_images(paths, image_size=32, progress=None, check_shape=None):
+def read_images(paths, image_size=32, progress=None, check_shape=None,
+                allocate=None):
     """Decodes images into one uint8 array.
 
     Args:
@@ -246,6 +251,9 @@ def read_images(paths, image_size=32, progress=None, check_shape=None):
         progress (None): callable receiving ``(done, total)``
         check_shape (None): callable receiving the (N, C, H, W) shape
             before any image is decoded
+        allocate (None): callable ``shape -> writable uint8 array`` that
+            receives the decoded images (e.g. an export's memory-mapped
+            file); None: memory, or a temporary file as below
 
     Returns:
         a tuple ``(inputs, (H, W), channels, resized)`` with ``inputs`` an
@@ -290,7 +298,9 @@ def read_images(paths, image_size=32, progress=None, check_shape=None):
     shape = (len(paths), channels, size[0], size[1])
     if check_shape is not None:
         check_shape(shape)
-    if int(np.prod(shape)) > STREAM_BYTES:
+    if allocate is not None:
+        out = allocate(shape)
+    elif int(np.prod(shape)) > STREAM_BYTES:
         import tempfile
 
         # the file has no name on disk: it disappears with the array

@@ -1,0 +1,73 @@
+"""Command-line options of a run's TrackingConfig (argparse, pure Python).
+
+Shared by the ``fiftyone-curvature`` command and the rank entry point
+:mod:`fiftyone_curvature.engine.worker`, so both accept the same flags.
+"""
+
+import json
+
+from .config import TrackingConfig
+
+
+def int_or_auto(value):
+    """argparse type: an integer or the string "auto"."""
+    return value if value == "auto" else int(value)
+
+
+def add_training_args(parser, epochs_default=None):
+    """Adds --epochs, --probes, --h, --score-every, --score-from, --model,
+    --device, --seed and --set NAME=VALUE to ``parser``."""
+    defaults = TrackingConfig()
+    parser.add_argument("--epochs", type=int,
+                        default=epochs_default or defaults.epochs,
+                        help="training epochs (default %(default)s)")
+    parser.add_argument("--probes", type=int, default=defaults.probes,
+                        help="Rademacher probes per scored epoch "
+                        "(default %(default)s)")
+    parser.add_argument("--h", type=float, default=defaults.h,
+                        help="finite-difference step (default %(default)s)")
+    parser.add_argument("--score-every", type=int_or_auto,
+                        default=defaults.score_every,
+                        help="score every k-th epoch, or 'auto' (densely "
+                        "while the training accuracy climbs, sparsely "
+                        "after) (default %(default)s)")
+    parser.add_argument("--score-from", type=float,
+                        default=defaults.score_from,
+                        help="fraction of training before which curvature "
+                        "is not scored (default %(default)s)")
+    parser.add_argument("--model", default=defaults.model,
+                        help="auto, small_cnn, small_resnet or resnet18")
+    parser.add_argument("--device", default=defaults.device,
+                        help="auto, cpu, cuda or cuda:i")
+    parser.add_argument("--seed", type=int, default=defaults.seed,
+                        help="random seed (default %(default)s)")
+    parser.add_argument("--set", action="append", default=[],
+                        metavar="NAME=VALUE",
+                        help="any other TrackingConfig option, e.g. "
+                        "--set weight_decay=0 (repeatable)")
+
+
+def parse_sets(items):
+    """``["name=value", ...]`` -> dict (values parsed as JSON when they
+    are JSON)."""
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise ValueError(f"--set expects NAME=VALUE, got {item!r}")
+        name, value = item.split("=", 1)
+        try:
+            out[name] = json.loads(value)
+        except json.JSONDecodeError:
+            out[name] = value
+    return out
+
+
+def tracking_kwargs(args):
+    """The TrackingConfig keyword arguments of parsed arguments."""
+    kwargs = dict(
+        model=args.model, epochs=args.epochs, probes=args.probes, h=args.h,
+        score_every=args.score_every, score_from=args.score_from,
+        device=args.device, seed=args.seed,
+    )
+    kwargs.update(parse_sets(args.set))
+    return kwargs
