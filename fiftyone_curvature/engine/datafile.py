@@ -149,7 +149,8 @@ def load_result(directory):
 
 
 def write_progress(directory, info):
-    """Rewrites ``progress.json`` with a progress dict (atomically)."""
+    """Rewrites ``progress.json`` (atomically) with ``info``: the list of
+    the run's progress dicts so far, one per finished epoch."""
     tmp = os.path.join(directory, PROGRESS + ".tmp")
     with open(tmp, "w") as f:
         json.dump(info, f, default=float)
@@ -157,7 +158,7 @@ def write_progress(directory, info):
 
 
 def read_progress(directory):
-    """The last progress dict written, or None."""
+    """The list of progress dicts written so far, or None."""
     try:
         with open(os.path.join(directory, PROGRESS)) as f:
             return json.load(f)

@@ -110,8 +110,9 @@ def _message(failure):
 
 
 class _ProgressWatcher:
-    """Polls rank 0's ``progress.json`` and hands new entries to a
-    callable, from a background thread."""
+    """Polls rank 0's ``progress.json`` (the list of finished epochs'
+    progress dicts) and hands each new entry to a callable, once, from a
+    background thread."""
 
     def __init__(self, directory, callback, interval=1.0):
         self.directory = directory
@@ -119,7 +120,7 @@ class _ProgressWatcher:
         self.interval = interval
         self._stop = threading.Event()
         self._thread = None
-        self._last = None
+        self._seen = 0
 
     def __enter__(self):
         if self.callback is not None:
@@ -130,10 +131,10 @@ class _ProgressWatcher:
     def _poll(self):
         from .datafile import read_progress
 
-        info = read_progress(self.directory)
-        if info is not None and info != self._last:
-            self._last = info
+        entries = read_progress(self.directory) or []
+        for info in entries[self._seen:]:  # every epoch, none twice
             self.callback(info)
+        self._seen = max(self._seen, len(entries))
 
     def _run(self):
         while not self._stop.wait(self.interval):

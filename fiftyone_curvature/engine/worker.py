@@ -105,10 +105,14 @@ def run(argv=None):
 
 def _progress(directory, rank, write):
     fail = os.environ.get(FAIL_RANK_ENV)
+    # every epoch's dict so far: the launcher polls the file and must not
+    # miss an epoch that ends between two polls
+    entries = []
 
     def progress(info):
         if rank == 0:
-            write(directory, info)
+            entries.append(info)
+            write(directory, entries)
         if fail is not None:
             import torch.distributed as dist
 
