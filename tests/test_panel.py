@@ -203,6 +203,15 @@ def test_controls_and_view_change_refresh(evaluated):
     s.call("on_load")
     s.call("on_change_score", value="aum")
     assert s.state["hist_field"] == "ev_aum"
+    # each dropdown shows its value from the state and names it in its
+    # placeholder (what it shows if the App mounts it before the state)
+    menus = s.props()["controls"]["type"]["properties"]
+    rev = s.state["rev"]
+    shown = {k: (s.state.get(k), m["view"].get("placeholder"))
+             for k, m in menus.items()}
+    assert shown[f"run_menu_{rev}"] == ("ev", "ev")
+    assert shown[f"score_menu_{rev}"] == ("aum", "aum")
+    assert shown[f"y_menu_ev_{rev}"] == ("ev_csl", "ev_csl")
     s.call("on_change_y_field", value="ev_forgetting")
     assert s.layout("scatter")["yaxis"]["title"]["text"] == "ev_forgetting"
     # a narrower view refreshes the histogram and scatter, not the ROC

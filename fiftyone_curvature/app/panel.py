@@ -351,9 +351,15 @@ class CurvaturePanel(foo.Panel):
 MENU_PREFIXES = ("run_menu", "score_menu", "y_menu_", "truth_menu_")
 
 
-def _menu(parent, name, label, choices, default, on_change):
-    """Adds a dropdown of ``choices`` named ``name`` to ``parent``."""
-    view = types.DropdownView(label=label)
+def _menu(parent, name, label, choices, default, on_change,
+          unset="(none)"):
+    """Adds a dropdown of ``choices`` named ``name`` to ``parent``.
+
+    The dropdown shows the panel state at ``name``; its placeholder names
+    ``default`` too (``unset`` when None), so that it says what the panel
+    shows even when the App mounts it before that state arrives."""
+    view = types.DropdownView(
+        label=label, placeholder=unset if default is None else str(default))
     for choice in choices:
         view.add_choice(choice, label=choice)
     parent.enum(name, view.values(), default=default, view=view,

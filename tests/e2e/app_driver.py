@@ -295,7 +295,10 @@ class Page:
                 if text in values:
                     return text
             self.page.wait_for_timeout(1000)
-        raise AssertionError(f"No dropdown shows one of {values}")
+        shown = [combos.nth(i).inner_text().strip()
+                 for i in range(combos.count())]
+        raise AssertionError(
+            f"No dropdown shows one of {values}; the dropdowns show {shown}")
 
     def choose(self, current, option):
         """Picks ``option`` in the dropdown currently showing
