@@ -3,7 +3,8 @@ engine only, at the defaults: wall time and AUROC for 10% symmetric noise.
 
 Prints the levers the run took (training precision, threads, BatchNorm
 folding, schedule), per-phase seconds and the AUROC of curvature and the
-training-dynamics scores; saves benchmarks/results/cifar_full_<tag>.json.
+training-dynamics scores; saves benchmarks/results/cifar_full_<tag>.json (and the per-epoch
+curvature, flips and scores as .npz, git-ignored).
 A benchmark, not a test: hours on 2 CPU cores.
 
     nohup python benchmarks/cifar_full.py > cifar_full.log 2>&1 &
@@ -16,6 +17,7 @@ import os
 import sys
 import time
 
+import numpy as np
 from sklearn.metrics import roc_auc_score
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -62,6 +64,13 @@ def main(argv=None):
           f"scored epochs; model {cfg['model']} batch {cfg['batch_size']}")
     print("AUROC: " + ", ".join(f"{k} {v:.4f}" for k, v in aurocs.items()))
     os.makedirs(RESULTS, exist_ok=True)
+    # the per-epoch arrays, so that sparser schedules (a subset of the
+    # scored epochs) can be evaluated after the fact without training again
+    np.savez_compressed(
+        os.path.join(RESULTS, f"cifar_full_{a.tag}.npz"),
+        curvature_epochs=r.curvature_epochs, flipped=flipped,
+        scored_epochs=np.asarray(r.scored_epochs),
+        **{f"score_{k}": np.asarray(v) for k, v in r.scores.items()})
     with open(os.path.join(RESULTS, f"cifar_full_{a.tag}.json"), "w") as f:
         json.dump(dict(n=len(labels), epochs=a.epochs, wall_seconds=wall,
                        train_seconds=r.train_seconds,
