@@ -77,13 +77,13 @@ def out_of_sample_probs(images, noisy, folds, seed, num_classes, log):
 
 
 def quality(flagged, flipped):
-    flagged = np.asarray(flagged, bool)
-    hits = int((flagged & flipped).sum())
-    p = hits / max(int(flagged.sum()), 1)
-    r = hits / max(int(flipped.sum()), 1)
-    f1 = 2 * p * r / (p + r) if p + r else 0.0
-    return {"flagged": int(flagged.sum()), "hits": hits, "precision": p,
-            "recall": r, "f1": f1}
+    """Flagged count, hits, precision, recall and F1 of a flagged set, as
+    the tool's own view review counts them."""
+    from fiftyone_curvature.engine.metrics import view_quality
+
+    row = _from_view(view_quality(flagged, flipped), None)
+    del row["seconds"]
+    return row
 
 
 def ours_engine(images, noisy, clean, flipped, seed, num_classes):
@@ -120,11 +120,14 @@ def ours_stored(path, injected):
 
 
 def _from_view(v, seconds):
-    p, r = v["precision"], v["recall"]
+    """A row of the table from a view-quality dict (engine.metrics.
+    view_quality): None precision / recall (empty view, no flips) count
+    as 0."""
+    p, r = v["precision"] or 0.0, v["recall"] or 0.0
     return {"flagged": int(v["size"]), "hits": int(v["positives"]),
             "precision": p, "recall": r,
             "f1": 2 * p * r / (p + r) if p + r else 0.0,
-            "seconds": round(seconds, 1)}
+            "seconds": None if seconds is None else round(seconds, 1)}
 
 
 def main(argv=None):

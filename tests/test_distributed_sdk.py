@@ -28,6 +28,22 @@ def test_nproc_run_writes_back_like_a_plain_run(make_digits, tmp_path):
     assert dataset.values("again") == dataset.values("dp")
     assert dataset.get_brain_info("again").config.tracking["epochs"] == 2
 
+    # a run of that key computing in another process: refused, untouched
+    from fiftyone_curvature.sdk.locks import (
+        RunInProgressError, _collection, release_lock,
+    )
+
+    _collection().insert_one({"_id": f"{dataset._doc.id}:fourth",
+                              "host": "gpu-box-7", "pid": 4242, "token": "t"})
+    try:
+        with pytest.raises(RunInProgressError,
+                           match="process 4242 on host gpu-box-7"):
+            write_back(dataset, "label", export_dir, curvature_field="fourth")
+    finally:
+        release_lock(dataset, "fourth")
+    assert "fourth" not in dataset.list_brain_runs()
+    assert "fourth" not in dataset.get_field_schema()
+
     # labels edited after the export: the scores are stale
     sample = dataset.first()
     sample["label"].label = "9" if sample["label"].label != "9" else "8"

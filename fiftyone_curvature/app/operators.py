@@ -326,6 +326,9 @@ class DeleteCurvatureRun(foo.Operator):
         key = ctx.params["key"]
         if key not in curvature_runs(ctx.dataset):
             raise ValueError(f"No curvature run {key!r}")
+        from ..sdk.locks import refuse_if_computing
+
+        refuse_if_computing(ctx.dataset, key)
         ctx.dataset.delete_brain_run(key)
         ctx.ops.reload_dataset()
         return {"deleted": key}

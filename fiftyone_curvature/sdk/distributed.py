@@ -154,6 +154,7 @@ def write_back(samples, label_field, export_dir, curvature_field="curvature",
     from . import views as cv_views
     from .compute import record_curvature_run, check_rank_by, validate_key
     from .images import validate_label_field
+    from .locks import run_lock
     from .options import check_samples
 
     prepared = load_prepared(export_dir)
@@ -169,12 +170,17 @@ def write_back(samples, label_field, export_dir, curvature_field="curvature",
     validate_key(samples, label_field, curvature_field)
     check_labels_unchanged(samples, label_field, prepared)
     tracking = TrackingConfig.from_dict(result.config)
-    return record_curvature_run(
-        samples, label_field, curvature_field, prepared.classes,
-        _meta_image_size(export_dir), tracking, thresholds, create_views,
-        None, progress, None, rank_by,
-        produce=lambda reporter: (prepared, result),
-    )
+    # the lock of compute_curvature: a run of the same key computing in
+    # another process would be overwritten (and roll this one back)
+    with run_lock(samples._root_dataset, curvature_field, "Write-back"):
+        samples._root_dataset.reload()
+        validate_key(samples, label_field, curvature_field)
+        return record_curvature_run(
+            samples, label_field, curvature_field, prepared.classes,
+            _meta_image_size(export_dir), tracking, thresholds,
+            create_views, None, progress, None, rank_by,
+            produce=lambda reporter: (prepared, result),
+        )
 
 
 def check_labels_unchanged(samples, label_field, prepared):

@@ -69,6 +69,21 @@ def holder_of(dataset, key):
     return holder if holder is not None and _alive(holder) else None
 
 
+def refuse_if_computing(dataset, key, action="delete"):
+    """Raises :class:`RunInProgressError` when a live process other than
+    this one holds the lock of run ``key`` (``action`` names what was
+    refused in the message); this process's own rollback may go on."""
+    holder = holder_of(dataset, key)
+    if holder is None or (holder.get("host") == socket.gethostname()
+                          and holder.get("pid") == os.getpid()):
+        return
+    raise RunInProgressError(
+        f"Cannot {action} run {key!r} on dataset {dataset.name!r}: it is "
+        f"being computed by {describe(holder)}; wait for it to finish, or "
+        "if that process is gone, call fiftyone_curvature.release_lock("
+        f"dataset, {key!r})", holder)
+
+
 def _acquire(dataset, key, what):
     from pymongo.errors import DuplicateKeyError
 

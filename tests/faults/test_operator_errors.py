@@ -64,3 +64,25 @@ def test_info_and_delete_of_an_unknown_key_are_one_line(digits):
         with pytest.raises(_operator_error()) as info:
             _op(name)(digits, "nope")
         assert "\n" not in str(info.value)
+
+
+def test_delete_is_refused_while_another_process_computes(digits):
+    from fiftyone_curvature.sdk.locks import _collection, release_lock
+
+    _op("compute_curvature")(digits, "label", epochs=1, score_every=1)
+    _collection().insert_one({
+        "_id": f"{digits._doc.id}:curvature", "host": "gpu-box-7",
+        "pid": 4242, "token": "t"})
+    try:
+        with unchanged(digits, runs=["curvature"]):
+            with pytest.raises(_operator_error()) as info:
+                _op("delete_curvature_run")(digits, "curvature")
+        message = str(info.value)
+        assert "\n" not in message
+        assert "Cannot delete run 'curvature'" in message
+        assert "process 4242 on host gpu-box-7" in message
+    finally:
+        release_lock(digits, "curvature")
+    _op("delete_curvature_run")(digits, "curvature")
+    assert digits.list_brain_runs() == []
+    assert "curvature" not in digits.get_field_schema()
