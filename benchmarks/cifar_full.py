@@ -9,6 +9,7 @@ A benchmark, not a test: hours on 2 CPU cores.
 
     nohup python benchmarks/cifar_full.py > cifar_full.log 2>&1 &
     python benchmarks/cifar_full.py --epochs 30 --set score_every=auto
+    python benchmarks/cifar_full.py --schedules-of defaults
 """
 
 import argparse
@@ -25,8 +26,51 @@ from common import RESULTS, inject_noise, load_cifar_subset  # noqa: E402
 from quality import parse_overrides  # noqa: E402
 
 
+def sparser_schedules(tag):
+    """AUROC and overhead of schedules that score a subset of a recorded
+    run's scored epochs (after the fact, no training): every 2k-th epoch
+    at two phases and the last half, from cifar_full_<tag>.json / .npz."""
+    base = os.path.join(RESULTS, f"cifar_full_{tag}")
+    with open(base + ".json") as f:
+        summary = json.load(f)
+    arrays = np.load(base + ".npz")
+    curv, flipped = arrays["curvature_epochs"], arrays["flipped"]
+    scored = arrays["scored_epochs"].tolist()
+    epochs = summary["epochs"]
+    t_train = summary["train_seconds"] / epochs
+    t_score = summary["score_seconds"] / len(scored)
+    recorded = roc_auc_score(flipped, curv.mean(axis=1))
+    print(f"{len(flipped)} images, {epochs} epochs; {t_train:.0f} s "
+          f"training per epoch, {t_score:.0f} s per scoring pass "
+          f"({t_score / t_train:.2f}x); recorded schedule: epochs {scored}, "
+          f"AUROC {recorded:.4f}")
+    print(f"{'schedule':<28}{'passes':>7}{'overhead':>10}{'AUROC':>8}"
+          f"{'vs recorded':>13}")
+    rows = []
+    candidates = [("as recorded", scored)]
+    step = scored[1] - scored[0] if len(scored) > 1 else 1
+    for k in (2, 3, 4):
+        for phase in range(k):
+            keep = scored[phase::k]
+            candidates.append(
+                (f"every {k * step}th (from epoch {keep[0]})", keep))
+    candidates.append(("last half of the recorded", scored[len(scored) // 2:]))
+    for label, keep in candidates:
+        cols = [scored.index(e) for e in keep]
+        auc = roc_auc_score(flipped, curv[:, cols].mean(axis=1))
+        over = (epochs * t_train + len(cols) * t_score) / (epochs * t_train)
+        print(f"{label:<28}{len(cols):>7}{over:>9.2f}x{auc:>8.4f}"
+              f"{auc - recorded:>+13.4f}")
+        rows.append(dict(schedule=label, epochs=keep, overhead=over,
+                         auroc=auc, delta=auc - recorded))
+    return rows
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--schedules-of", metavar="TAG", default=None,
+                   help="print sparser schedules of a finished run "
+                   "(no training)")
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--per-class", type=int, default=0,
                    help="0 = all 5,000 per class (50,000 images)")
@@ -34,6 +78,9 @@ def main(argv=None):
                    help="other TrackingConfig options")
     p.add_argument("--tag", default="defaults")
     a = p.parse_args(argv)
+    if a.schedules_of:
+        sparser_schedules(a.schedules_of)
+        return
 
     from fiftyone_curvature.engine.dynamics import SCORES, suspicion
     from fiftyone_curvature.engine.training import train_and_track
