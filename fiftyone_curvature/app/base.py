@@ -125,6 +125,9 @@ def _validation_line(text, params):
     if not match:
         return _last_line(text)
     path, reason = match.group(1).lstrip("."), match.group(2)
+    if path not in (params or {}) and reason and not reason.startswith(
+            "Required"):
+        return reason  # a notice of the form (e.g. "no runs"), no input
     value = repr(_param(params, path))
     got = "" if value in reason else f" (got {value})"
     return f"Invalid parameter {path!r}: {reason}{got}"

@@ -32,6 +32,8 @@ def _run_key_input(ctx, inputs, label="Curvature run", complete=True):
             ),
         )
         prop.invalid = True
+        prop.error_message = (f"Dataset {ctx.dataset.name!r} has no "
+                              "curvature runs: run compute_curvature first")
         return None
     choices = types.DropdownView()
     for key in keys:
@@ -39,10 +41,16 @@ def _run_key_input(ctx, inputs, label="Curvature run", complete=True):
     # pre-selected: a curvature run rather than an evaluation when there
     # is one (the form shows the run's options at once)
     plain = [k for k in keys if not is_evaluation(ctx.dataset, k)]
-    inputs.enum("key", choices.values(), required=True, label=label,
-                default=(plain or keys)[0], view=choices)
+    prop = inputs.enum("key", choices.values(), required=True, label=label,
+                       default=(plain or keys)[0], view=choices)
     key = ctx.params.get("key") or (plain or keys)[0]
-    return key if key in keys else None
+    if key not in keys:
+        prop.invalid = True
+        prop.error_message = (f"No curvature run {key!r} on dataset "
+                              f"{ctx.dataset.name!r}; its runs: "
+                              + ", ".join(keys))
+        return None
+    return key
 
 
 # --------------------------------------------------------------------------

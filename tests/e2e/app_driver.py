@@ -281,6 +281,15 @@ class Page:
             """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
             .map(el => (el.data || []).map(t => [t.name, (t.x || []).length]))""")
 
+    def wait_traces(self, done, timeout=60):
+        """Waits until ``done(plot_traces())`` holds; returns whether it
+        did."""
+        for _ in range(timeout):
+            if done(self.plot_traces()):
+                return True
+            self.page.wait_for_timeout(1000)
+        return False
+
     def plot_widths(self):
         return [self.page.locator(".js-plotly-plot").nth(i).bounding_box()[
             "width"] for i in range(self.page.locator(".js-plotly-plot")

@@ -7,7 +7,8 @@ message, the new fields in the sidebar, each saved view with its count,
 the curvature slider in the sidebar (the grid's count follows the bound
 dragged to), tag_for_relabel and the tagged samples' count, the Curvature
 panel (every plot at least half the panel wide, a run switch shows the
-new run's traces only), and no uncaught page error. Every step saves a screenshot to
+new run's traces only, a known-bad field's ROC survives a resize), and no
+uncaught page error. Every step saves a screenshot to
 $E2E_SCREENSHOTS (default: a temporary folder); the README's pictures are
 made by ``E2E_SCREENSHOTS=docs/images .venv/bin/python -m pytest
 tests/e2e``.
@@ -147,6 +148,18 @@ def test_workflow_in_the_browser(app):
     else:
         assert "corrupted" in names and len(after) == 4, after
     page.shot("08_panel_switched")
+
+    if other == "curvature":
+        # a known-bad field on the plain run: the ROC appears; the choice
+        # survives a resize of the window (it was lost once)
+        page.choose("(none)", "flipped")
+        assert page.wait_traces(lambda p: len(p) == 4), page.plot_traces()
+        page.page.set_viewport_size({"width": 1280, "height": 900})
+        page.page.wait_for_timeout(4000)
+        assert page.dropdown_value(("flipped",), timeout=30) == "flipped"
+        assert page.wait_traces(lambda p: len(p) == 4), page.plot_traces()
+        page.shot("09_known_bad_after_resize")
+        page.page.set_viewport_size({"width": 1600, "height": 1000})
 
     # no uncaught page error, except FiftyOne's own "entry is loading"
     # (a state entry read while it loads; seen here on a loaded machine when
