@@ -197,8 +197,11 @@ def test_forms_share_defaults_with_the_engine(digits):
     compute = _form(OPERATORS[0](), digits, label_field="ground_truth")
     evaluate = _form(EvaluateCorruption(), digits, label_field="ground_truth")
     for props in (compute, evaluate):
-        for name in ("epochs", "probes", "h", "score_every"):
+        for name in ("epochs", "probes", "h"):
             assert props[name].default == getattr(defaults, name), name
+        # empty = the engine's "model" schedule (the SDK's default)
+        assert defaults.score_every == "model"
+        assert props["score_every"].default is None
         assert props["label_field"].required
     assert "seed" in compute and "seed" not in evaluate
 

@@ -203,10 +203,20 @@ def test_schedule_and_auto_options_of_the_config():
     assert cfg.scored_epochs() == [7, 9, 10]
     assert TrackingConfig(epochs=10, score_every=3,
                           score_from=0.0).scored_epochs() == [3, 6, 9, 10]
-    # the defaults: every 2nd epoch from the start
-    assert TrackingConfig().scored_epochs() == list(range(2, 31, 2))
+    # the default: k from the model and training precision, resolved when
+    # the run starts (every epoch for the small CNN, 6 with bf16, else 2)
+    from fiftyone_curvature.engine.config import model_schedule
+
+    with pytest.raises(ValueError, match="resolved from the model"):
+        TrackingConfig().scored_epochs()
+    assert [model_schedule("small_cnn", False), model_schedule(
+        "small_resnet", True), model_schedule("small_resnet", False)] == [
+        1, 6, 2]
+    assert TrackingConfig(score_every=2).scored_epochs() == list(
+        range(2, 31, 2))
     assert TrackingConfig(epochs=4, score_every=0).scored_epochs() == []
-    assert TrackingConfig(epochs=5, score_from=0.9).scored_epochs() == [5]
+    assert TrackingConfig(epochs=5, score_every=2,
+                          score_from=0.9).scored_epochs() == [5]
     auto = TrackingConfig()
     assert [auto.resolved_batch_size(n) for n in (40, 1797, 5000, 10000,
                                                  20000, 50000)] == [

@@ -14,7 +14,7 @@ import numpy as np
 from .checkpoint import (
     checkpoint_path, fingerprint, load_checkpoint, save_checkpoint,
 )
-from .config import TrackingConfig
+from .config import TrackingConfig, model_schedule
 from .curvature import aggregate_epochs, curvature_batch
 from .distributed import SingleProcess
 from .dynamics import dynamics_scores, el2n
@@ -256,6 +256,8 @@ def resolve_auto(cfg, x, device):
         augment=(image_size >= 16 if cfg.augment == "auto" else cfg.augment),
         amp=amp,
         amp_path=amp_path,
+        score_every=(model_schedule(model, amp)
+                     if cfg.score_every == "model" else cfg.score_every),
         el2n_epoch=cfg.resolved_el2n_epoch(),
         device=str(device),
     )
