@@ -305,6 +305,10 @@ def sdk_cases(w):
         return fc.compute_curvature(ds if samples is None else samples,
                                     label, **{**fast, **kwargs})
 
+    def evaluate(**kwargs):
+        return fc.evaluate_corruption(ds, "ground_truth",
+                                      **{**fast, **kwargs})
+
     bad = {
         "label field missing": lambda: compute(label="nope"),
         "label field not a Classification": lambda: compute(label="note"),
@@ -368,31 +372,19 @@ def sdk_cases(w):
             samples=w.bad.match(F("filepath").is_in(
                 list(w.bad_files.values()))), skip_unreadable=True),
         "1x1 images": lambda: compute(samples=w.tiny),
-        "evaluate noise -0.1": lambda: fc.evaluate_corruption(
-            ds, "ground_truth", noise=-0.1, **fast),
-        "evaluate noise 1.5": lambda: fc.evaluate_corruption(
-            ds, "ground_truth", noise=1.5, **fast),
-        "evaluate noise 'x'": lambda: fc.evaluate_corruption(
-            ds, "ground_truth", noise="x", **fast),
-        "evaluate kind bogus": lambda: fc.evaluate_corruption(
-            ds, "ground_truth", kind="bogus", **fast),
-        "evaluate seeds []": lambda: fc.evaluate_corruption(
-            ds, "ground_truth", seeds=[], **fast),
-        "evaluate seeds repeated": lambda: fc.evaluate_corruption(
-            ds, "ground_truth", seeds=[1, 1], **fast),
-        "evaluate seeds 'a'": lambda: fc.evaluate_corruption(
-            ds, "ground_truth", seeds="a", **fast),
-        "evaluate seed instead of seeds": lambda: fc.evaluate_corruption(
-            ds, "ground_truth", seed=1, **fast),
-        "evaluate key a user field": lambda: fc.evaluate_corruption(
-            ds, "ground_truth", key="note", **fast),
-        "evaluate key of a curvature run": lambda: fc.evaluate_corruption(
-            ds, "ground_truth", key="base", **fast),
-        "evaluate mapping unknown class": lambda: fc.evaluate_corruption(
-            ds, "ground_truth", kind="asymmetric", mapping={"x": "y"},
-            **fast),
-        "evaluate no scoring": lambda: fc.evaluate_corruption(
-            ds, "ground_truth", epochs=1, score_every=0, progress=False),
+        "evaluate noise -0.1": lambda: evaluate(noise=-0.1),
+        "evaluate noise 1.5": lambda: evaluate(noise=1.5),
+        "evaluate noise 'x'": lambda: evaluate(noise="x"),
+        "evaluate kind bogus": lambda: evaluate(kind="bogus"),
+        "evaluate seeds []": lambda: evaluate(seeds=[]),
+        "evaluate seeds repeated": lambda: evaluate(seeds=[1, 1]),
+        "evaluate seeds 'a'": lambda: evaluate(seeds="a"),
+        "evaluate seed instead of seeds": lambda: evaluate(seed=1),
+        "evaluate key a user field": lambda: evaluate(key="note"),
+        "evaluate key of a curvature run": lambda: evaluate(key="base"),
+        "evaluate mapping unknown class": lambda: evaluate(
+            kind="asymmetric", mapping={"x": "y"}),
+        "evaluate no scoring": lambda: evaluate(score_every=0),
         "duplicates method bogus": lambda: fc.find_duplicate_conflicts(
             ds, "label", key="d", method="bogus", progress=False),
         "duplicates threshold -1": lambda: fc.find_duplicate_conflicts(
