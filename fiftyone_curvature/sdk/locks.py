@@ -69,6 +69,13 @@ def holder_of(dataset, key):
     return holder if holder is not None and _alive(holder) else None
 
 
+def _held_by(holder, key):
+    """The end of a refusal: who computes run ``key`` and what to do."""
+    return (f"computed by {describe(holder)}; wait for it to finish, or "
+            "if that process is gone, call "
+            f"fiftyone_curvature.release_lock(dataset, {key!r})")
+
+
 def refuse_if_computing(dataset, key, action="delete"):
     """Raises :class:`RunInProgressError` when a live process other than
     this one holds the lock of run ``key`` (``action`` names what was
@@ -79,9 +86,7 @@ def refuse_if_computing(dataset, key, action="delete"):
         return
     raise RunInProgressError(
         f"Cannot {action} run {key!r} on dataset {dataset.name!r}: it is "
-        f"being computed by {describe(holder)}; wait for it to finish, or "
-        "if that process is gone, call fiftyone_curvature.release_lock("
-        f"dataset, {key!r})", holder)
+        f"being {_held_by(holder, key)}", holder)
 
 
 def _acquire(dataset, key, what):
@@ -108,10 +113,7 @@ def _acquire(dataset, key, what):
         if _alive(held):
             raise RunInProgressError(
                 f"{what} {key!r} on dataset {dataset.name!r} is being "
-                f"computed by {describe(held)}; wait for it to finish, or "
-                "if that process is gone, call "
-                "fiftyone_curvature.release_lock(dataset, "
-                f"{key!r})", held)
+                f"{_held_by(held, key)}", held)
         # the holder died (kill -9, OOM): take the lock over atomically
         if coll.replace_one({"_id": doc["_id"], "token": held.get("token")},
                             doc).modified_count == 1:
