@@ -1,4 +1,4 @@
-"""compute_curvature: validate -> register run -> read data -> train -> write."""
+"""compute_curvature: validate, then one lifecycle run (here or on ranks)."""
 
 import dataclasses
 import logging

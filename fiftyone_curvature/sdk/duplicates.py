@@ -15,7 +15,7 @@ from ..engine.near_duplicates import RATIO, find_near_duplicates
 from ..engine.neighbors import conflict_distances, group_pairs, pixel_features
 from .duplicate_runs import (
     DEFAULT_THRESHOLDS, IMAGE_SIZES, METHODS, DuplicateConflicts,
-    DuplicateConflictsConfig, DuplicateConflictsResults, conflict_view,
+    DuplicateConflictsConfig, DuplicateConflictsResults,
     output_fields, run_key, view_name,
 )
 

@@ -17,7 +17,7 @@ import pytest
 
 from fiftyone_curvature.sdk.info import run_status
 from fiftyone_curvature.sdk.lifecycle import (
-    JOURNAL, pending_rerun, run_session, status_of,
+    pending_rerun, run_session, status_of,
 )
 from fiftyone_curvature.sdk.locks import (
     RunInProgressError, _collection, release_lock,
