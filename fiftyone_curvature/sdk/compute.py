@@ -1,20 +1,21 @@
-"""compute_curvature: validate -> register run -> read data -> train -> write."""
+"""compute_curvature: validate, then one lifecycle run (here or on ranks)."""
 
 import dataclasses
 import logging
 
+import numbers
+
 from ..engine.checkpoint import check_checkpoint_dir
 from ..engine.config import TrackingConfig
-from ..engine.dynamics import SCORES
 from . import views as cv_views
-from .duplicates import resolve_duplicates_option
-from .images import validate_label_field
-from .options import check_samples
-from .progress import Progress
-from .locks import run_lock
-from .runs import (
-    Curvature, check_run_key, create_indexes, delete_outputs, output_fields,
+from .curvature_run import (  # noqa: F401 (check_rank_by, validate_key:
+    # public names of this module before the run kind had its own)
+    check_rank_by, curvature_request, record_curvature_run, validate_key,
 )
+from .distributed import train_on_ranks
+from .duplicates import resolve_duplicates_option, run_from_curvature
+from .images import prepare_data, validate_label_field
+from .options import check_samples
 
 logger = logging.getLogger(__name__)
 
@@ -119,7 +120,7 @@ def compute_curvature(
             ``epochs``, ``elapsed``, ``eta`` (seconds), ``train_loss``,
             ``train_accuracy``
         duplicates (False): also search duplicate images with conflicting
-            labels once the curvature fields are written: True (pixels),
+            labels once the curvature run is complete: True (aligned),
             ``"pixels"``, ``"exact"``, ``"embeddings"`` (the penultimate
             features of the run's final network) or a dict of
             :func:`fiftyone_curvature.find_duplicate_conflicts` options
@@ -151,14 +152,19 @@ def compute_curvature(
         (N, E) per-epoch curvature matrix (higher = more likely memorized),
         sample ids and training history
 
-    The run is recorded as ``status="running"`` as soon as it starts and
-    ``"complete"`` once its results are saved. Rerunning a key replaces
-    the previous run: samples outside the new collection have the key's
-    fields cleared (set to None), never mixed with the new values. A run
-    that fails leaves the dataset as it was: a new key is removed, a
-    replaced run is restored. One process at a time computes a key (a
-    lock in the database; a second one gets RunInProgressError naming
-    the holder).
+    The run goes through :func:`fiftyone_curvature.sdk.lifecycle.
+    run_session`: it is recorded as ``status="running"`` as soon as it
+    starts and ``"complete"`` once its results are saved; one process at
+    a time computes a key (a lock in the database; a second one gets
+    RunInProgressError naming the holder). A new key that fails leaves
+    nothing. Rerunning a complete key replaces it atomically: the new run
+    computes under a private key (``<key>_pending_<6 hex>``) and replaces
+    the old run only once its results are saved, so a failure, Ctrl-C,
+    kill or lost database before that leaves the old run exactly as it
+    was (fields, views, results); samples outside the new collection end
+    with no values under the key. The duplicate search (``duplicates``)
+    is a run of its own once this one is complete: its failure leaves
+    this run in place.
 
     Raises:
         ValueError: an invalid option, a field that is not a
@@ -190,37 +196,43 @@ def compute_curvature(
         check_checkpoint_dir(checkpoint_dir)
     if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
         raise ValueError(f"nproc must be an integer >= 1, got {nproc!r}")
-    if nproc > 1:
-        if skip_unreadable:
-            raise ValueError("skip_unreadable works in one process only "
-                             "(nproc=1): fix or remove the unreadable images "
-                             "before a distributed run")
-        from .distributed import train_on_ranks as produce
-    else:
-        produce = _train_here
-    with run_lock(samples._root_dataset, curvature_field):
-        # another process may have changed the dataset's runs before the
-        # lock was ours: check the key again on the stored state
-        samples._root_dataset.reload()
-        validate_key(samples, label_field, curvature_field)
-        return record_curvature_run(
-            samples, label_field, curvature_field, classes, image_size,
-            tracking, thresholds, create_views, checkpoint_dir, progress,
-            dup_options, rank_by,
-            produce=lambda reporter: produce(
-                samples, label_field, classes, image_size, tracking,
-                checkpoint_dir, reporter, nproc=nproc,
-                export_dir=export_dir, skip_unreadable=skip_unreadable),
-        )
+    if nproc > 1 and skip_unreadable:
+        raise ValueError("skip_unreadable works in one process only "
+                         "(nproc=1): fix or remove the unreadable images "
+                         "before a distributed run")
+    train = train_on_ranks if nproc > 1 else _train_here
+    produced = {}
+
+    def produce(reporter):
+        produced["result"] = train(
+            samples, label_field, classes, image_size, tracking,
+            checkpoint_dir, reporter, nproc=nproc, export_dir=export_dir,
+            skip_unreadable=skip_unreadable)
+        return produced["result"]
+
+    request = curvature_request(
+        label_field, curvature_field, tracking, thresholds,
+        create_views=create_views, progress=progress, classes=classes,
+        image_size=image_size, rank_by=rank_by,
+        checkpoint_dir=checkpoint_dir)
+    results = record_curvature_run(samples, request, produce)
+    if dup_options is not None:
+        # a run of its own (its own lock, rollback and replacement): a
+        # failure there leaves this complete curvature run in place
+        prepared, result = produced["result"]
+        run_from_curvature(samples, label_field, curvature_field,
+                           dup_options, prepared.sample_ids,
+                           result.embeddings)
+    return results
 
 
 def _train_here(samples, label_field, classes, image_size, tracking,
                 checkpoint_dir, reporter, skip_unreadable=False, **unused):
     """Reads the images (the memory estimate checked before decoding) and
     trains in this process; returns ``(PreparedData, TrackingResult)``."""
+    # the engine's training imports torch: kept out of the App's path
     from ..engine.memory import check_memory
     from ..engine.training import train_and_track
-    from .images import prepare_data
 
     logger.info("Reading %d images...", len(samples))
     prepared = prepare_data(
@@ -241,106 +253,9 @@ def _train_here(samples, label_field, classes, image_size, tracking,
     return prepared, result
 
 
-def check_rank_by(rank_by):
-    """Raises ValueError unless ``rank_by`` names curvature or a
-    training-dynamics score."""
-    valid = ("curvature",) + tuple(SCORES)
-    if rank_by not in valid:
-        raise ValueError(f"Unknown rank_by {rank_by!r}; valid ones are "
-                         f"{valid}")
-
-
-def validate_key(samples, label_field, key):
-    """Raises ValueError unless ``key`` can name a curvature run on
-    ``samples`` (see :func:`fiftyone_curvature.sdk.runs.check_run_key`)."""
-    check_run_key(samples, key, label_field, Curvature, "a curvature run",
-                  output_fields, key_name="curvature_field",
-                  views_of=cv_views.view_names)
-
-
-def record_curvature_run(samples, label_field, key, classes, image_size,
-                       tracking, thresholds, create_views, checkpoint_dir,
-                       progress, dup_options=None, rank_by="curvature",
-                       produce=None):
-    """Registers the run ``key``, gets ``(prepared, result)`` from
-    ``produce(reporter)`` (None: read and train here), writes the fields,
-    results and views; a failure removes what a new run wrote."""
-    from .fields import write_run_fields
-    from .runs import CurvatureConfig, CurvatureResults, result_kwargs
-
-    dataset = samples._root_dataset
-    config = CurvatureConfig(
-        label_field,
-        curvature_field=key,
-        classes=classes,
-        image_size=image_size,
-        tracking=tracking.to_dict(),
-        thresholds=thresholds,
-        score_names=list(SCORES),
-        views=cv_views.view_names(key) if create_views else [],
-        rank_by=rank_by,
-        status="running",
-        checkpoint_dir=checkpoint_dir,
-    )
-    method = config.build()
-    previous = PreviousRun.of(dataset, key)
-    method.register_run(samples, key, cleanup=False)
-    reporter = Progress(progress, tracking.epochs)
-    wrote = False
-    try:
-        with reporter:
-            if produce is None:
-                prepared, result = _train_here(
-                    samples, label_field, classes, image_size, tracking,
-                    checkpoint_dir, reporter)
-            else:
-                prepared, result = produce(reporter)
-            reporter.on_phase("write")
-            wrote = True
-            clear_outside(dataset, config.output_fields(),
-                          prepared.sample_ids)
-            write_run_fields(dataset, key, prepared, result, rank_by)
-            create_indexes(dataset, key)
-            if dup_options is not None:
-                from .duplicates import run_from_curvature
-
-                run_from_curvature(samples, label_field, key, dup_options,
-                                   prepared.sample_ids, result.embeddings)
-        config.classes = prepared.classes
-        config.tracking = result.config
-        thresholds = dict(thresholds,
-                          mislabeled_cutoff=cv_views.mislabeled_cutoff(
-                              result, prepared.targets, rank_by))
-        config.thresholds = thresholds
-        method.update_run_config(samples, key, config)
-        results = CurvatureResults(
-            samples,
-            config,
-            key,
-            backend=method,
-            skipped=prepared.skipped,
-            **result_kwargs(prepared, result, rank_by),
-        )
-        method.save_run_results(samples, key, results)
-        # views of a replaced run that this run does not recreate
-        cv_views.delete_views(dataset, [v for v in previous.views
-                                        if v not in config.views])
-        if create_views:
-            cv_views.save_views(samples, key, label_field, thresholds)
-        config.status = "complete"
-        method.update_run_config(samples, key, config)
-    except BaseException:
-        _roll_back(samples, key, config, previous, wrote)
-        raise
-    logger.info("Curvature run %r complete", key)
-    return results
-
-
 def check_image_size(image_size):
     """``image_size`` as a Python int (or None); ValueError unless it is
     None or an integer >= 4 (NumPy integers accepted)."""
-    import numbers
-
     if image_size is None:
         return None
     if isinstance(image_size, bool) or not isinstance(
@@ -349,75 +264,3 @@ def check_image_size(image_size):
         raise ValueError(f"image_size must be an integer >= 4 or None, "
                          f"got {image_size!r}")
     return int(image_size)
-
-
-def clear_outside(dataset, fields, sample_ids):
-    """Sets ``fields`` to None on the samples of ``dataset`` that are not
-    in ``sample_ids`` (the values of a replaced run on a larger
-    collection, which would otherwise mix with the new ones)."""
-    schema = dataset.get_field_schema()
-    present = [f for f in fields if f in schema]
-    if not present:
-        return
-    from fiftyone import ViewField as F
-
-    outside = dataset.exclude(list(sample_ids))
-    stale = outside.match(F.any([F(f).exists() for f in present]))
-    if len(stale):
-        stale.clear_sample_fields(present)
-
-
-class PreviousRun:
-    """A run about to be replaced: what is needed to restore it when its
-    replacement fails before writing."""
-
-    def __init__(self, info=None, view=None, results=None):
-        self.info = info
-        self.view = view
-        self.results = results
-
-    @classmethod
-    def of(cls, dataset, key):
-        """The complete run ``key`` of ``dataset`` (an empty one when there
-        is none, or it never finished)."""
-        if key not in dataset.list_brain_runs():
-            return cls()
-        info = dataset.get_brain_info(key)
-        if getattr(info.config, "status", "complete") != "complete":
-            return cls(info)
-        return cls(info, dataset.load_brain_view(key),
-                   dataset.load_brain_results(key, cache=False))
-
-    @property
-    def complete(self):
-        return self.results is not None
-
-    @property
-    def views(self):
-        return list(self.info.config.views) if self.info else []
-
-    def restore(self, dataset, key):
-        """Puts the run record back as it was."""
-        Curvature.save_run_info(self.view, self.info, overwrite=True,
-                                cleanup=False)
-        Curvature.save_run_results(self.view, key, self.results,
-                                   overwrite=True, cache=False)
-
-
-def _roll_back(samples, key, config, previous, wrote):
-    """Undoes what the failed run ``key`` did: restores the run it
-    replaced when it failed before writing fields, else removes its
-    fields, views and record. Only this run's key is touched (the lock
-    keeps other processes off it)."""
-    dataset = samples._root_dataset
-    try:
-        if previous.complete and not wrote:
-            previous.restore(dataset, key)
-            return
-        # the view names were checked free or the replaced run's
-        delete_outputs(dataset, config.output_fields(),
-                       previous.views + config.views)
-        if key in dataset.list_brain_runs():
-            Curvature.delete_run(samples, key, cleanup=False)
-    except Exception:  # never hide the run's own error
-        logger.exception("Could not roll back curvature run %r", key)

@@ -7,6 +7,14 @@ import os
 import shutil
 import tempfile
 
+from ..engine.config import TrackingConfig
+from . import views as cv_views
+from .curvature_run import (
+    check_rank_by, curvature_request, record_curvature_run, validate_key,
+)
+from .images import PreparedData, prepare_data, validate_label_field
+from .options import check_samples
+
 logger = logging.getLogger(__name__)
 
 
@@ -39,7 +47,6 @@ def export_samples(samples, label_field, export_dir, classes=None,
             :func:`fiftyone_curvature.sdk.images.prepare_data`
     """
     from ..engine.datafile import create_images, write_index
-    from .images import prepare_data
 
     prepared = prepare_data(
         samples, label_field, classes=classes, image_size=image_size,
@@ -63,7 +70,6 @@ def load_prepared(export_dir):
     """The :class:`fiftyone_curvature.sdk.images.PreparedData` of an
     export directory (images memory-mapped)."""
     from ..engine.datafile import load_export
-    from .images import PreparedData
 
     data = load_export(export_dir)
     meta = data.meta
@@ -149,13 +155,7 @@ def write_back(samples, label_field, export_dir, curvature_field="curvature",
         ValueError: exported samples missing from ``samples``, labels
             changed since the export, or an invalid option
     """
-    from ..engine.config import TrackingConfig
     from ..engine.datafile import load_result
-    from . import views as cv_views
-    from .compute import record_curvature_run, check_rank_by, validate_key
-    from .images import validate_label_field
-    from .locks import run_lock
-    from .options import check_samples
 
     prepared = load_prepared(export_dir)
     result = load_result(export_dir)
@@ -169,18 +169,15 @@ def write_back(samples, label_field, export_dir, curvature_field="curvature",
     validate_label_field(samples, label_field)
     validate_key(samples, label_field, curvature_field)
     check_labels_unchanged(samples, label_field, prepared)
-    tracking = TrackingConfig.from_dict(result.config)
-    # the lock of compute_curvature: a run of the same key computing in
-    # another process would be overwritten (and roll this one back)
-    with run_lock(samples._root_dataset, curvature_field, "Write-back"):
-        samples._root_dataset.reload()
-        validate_key(samples, label_field, curvature_field)
-        return record_curvature_run(
-            samples, label_field, curvature_field, prepared.classes,
-            _meta_image_size(export_dir), tracking, thresholds,
-            create_views, None, progress, None, rank_by,
-            produce=lambda reporter: (prepared, result),
-        )
+    request = curvature_request(
+        label_field, curvature_field, TrackingConfig.from_dict(result.config),
+        thresholds, create_views=create_views, progress=progress,
+        classes=prepared.classes, image_size=_meta_image_size(export_dir),
+        rank_by=rank_by)
+    # the lifecycle of compute_curvature (its lock: a run of the same key
+    # computing in another process is refused, not overwritten)
+    return record_curvature_run(samples, request,
+                                lambda reporter: (prepared, result))
 
 
 def check_labels_unchanged(samples, label_field, prepared):

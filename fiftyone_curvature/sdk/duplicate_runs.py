@@ -78,6 +78,8 @@ class DuplicateConflictsConfig(fob.BrainMethodConfig):
         embeddings_field (None): the field the embeddings were read from,
             if any
         view (None): name of the saved view created, if any
+        status ("complete"): ``"running"`` from registration until the
+            results are saved (see :mod:`fiftyone_curvature.sdk.lifecycle`)
     """
 
     def __init__(
@@ -90,9 +92,11 @@ class DuplicateConflictsConfig(fob.BrainMethodConfig):
         exact=True,
         embeddings_field=None,
         view=None,
+        status="complete",
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.status = status
         self.label_field = label_field
         self.key = key
         self.compare = compare
@@ -129,6 +133,23 @@ class DuplicateConflicts(fob.BrainMethod):
 
     def _validate_run(self, samples, brain_key, existing_info):
         self._validate_fields_match(brain_key, "key", existing_info)
+
+    def _save_views(self, samples, brain_key, key):
+        """Saves the view of conflicting groups of fields ``key_*`` on the
+        run's samples; returns its name in a list (empty without
+        conflict fields)."""
+        view = conflict_view(self.load_run_view(samples, brain_key), key)
+        if view is None:
+            return []
+        name = view_name(key)
+        samples._root_dataset.save_view(
+            name, view,
+            description="duplicate images whose labels differ, one group "
+            "after another (the finder's surest first), highest curvature "
+            "first within a group",
+            overwrite=True,
+        )
+        return [name]
 
 
 class DuplicateConflictsResults(fob.BrainResults):

@@ -15,17 +15,18 @@ from ..engine.near_duplicates import RATIO, find_near_duplicates
 from ..engine.neighbors import conflict_distances, group_pairs, pixel_features
 from .duplicate_runs import (
     DEFAULT_THRESHOLDS, IMAGE_SIZES, METHODS, DuplicateConflicts,
-    DuplicateConflictsConfig, DuplicateConflictsResults, conflict_view,
+    DuplicateConflictsConfig, DuplicateConflictsResults,
     output_fields, run_key, view_name,
 )
+
+from .fields import Column, finite_or_none, write_columns
+from .images import read_images, validate_label_field
+from .lifecycle import RunKind, RunRequest, run_session
+from .options import check_samples
 
 #: the certainty stored for byte-identical files (surer than any near
 #: duplicate)
 EXACT_CERTAINTY = 1e6
-from .images import validate_label_field
-from .locks import run_lock
-from .options import check_samples
-from .runs import check_run_key
 
 logger = logging.getLogger(__name__)
 
@@ -229,14 +230,92 @@ def find_duplicate_conflicts(
     check_samples(samples, "Duplicate search")
     validate_label_field(samples, label_field)
     validate_key(samples, label_field, key)
-    with run_lock(samples._root_dataset, run_key(key), "Duplicate search"):
-        samples._root_dataset.reload()
-        validate_key(samples, label_field, key)
-        return _find_duplicate_conflicts(
-            samples, label_field, key, threshold, method, embeddings,
-            exact or method == "exact", image_size, create_view, progress,
-            float(ratio),
+    exact = exact or method == "exact"
+    ratio = float(ratio)
+    request = RunRequest(
+        label_field=label_field, key=key, create_views=create_view,
+        progress=progress,
+        options=dict(method=method, threshold=threshold,
+                     ratio=ratio if method == "aligned" else None,
+                     exact=exact, embeddings_field=(
+                         embeddings if isinstance(embeddings, str)
+                         else None)),
+    )
+
+    def produce(reporter):
+        return search(samples, label_field, key, method, threshold, ratio,
+                      embeddings, exact, image_size, progress)
+
+    results = run_session(samples, DUPLICATES, request, produce)
+    logger.info(
+        "%d duplicate groups, %d with conflicting labels (%d samples)",
+        results.num_duplicate_groups, len(results.groups),
+        results.num_conflicts,
+    )
+    return results
+
+
+def search(samples, label_field, key, method, threshold, ratio, embeddings,
+           exact, image_size, progress):
+    """What a duplicate search produces (options checked): a dict with
+    ``ids``, ``groups`` (conflicting groups as row lists, surest first,
+    ordered by the curvature field ``key`` where it exists),
+    ``num_dup``, ``certainty``, ``distance`` and ``threshold``."""
+    ids, labels = samples.values(["id", f"{label_field}.label"])
+    found = _search(samples, ids, labels, method, threshold, ratio,
+                    embeddings, exact, image_size, progress)
+    comp = group_pairs(len(ids), found["pairs"])
+    groups, num_dup = _conflict_groups(comp, labels)
+    groups, certainty = _order_groups(samples, key, ids, groups,
+                                      found["certainty"])
+    return dict(ids=ids, groups=groups, num_dup=num_dup,
+                certainty=certainty, distance=found["distance"],
+                threshold=found["threshold"])
+
+
+class DuplicatesKind(RunKind):
+    """A duplicate-conflict search: ``produce(reporter)`` returns the
+    dict of :func:`find_duplicate_conflicts`'s search (ids, ordered
+    groups, certainty, distance, threshold)."""
+
+    method_cls = DuplicateConflicts
+    config_cls = DuplicateConflictsConfig
+    noun = "a duplicate search"
+    what = "Duplicate search"
+
+    def brain_key(self, key):
+        return run_key(key)
+
+    def output_fields(self, key):
+        return output_fields(key)
+
+    def view_names(self, key):
+        return [view_name(key)]
+
+    def make_config(self, request, key):
+        return DuplicateConflictsConfig(
+            request.label_field, key=key,
+            compare=request.options["method"], **{
+                k: v for k, v in request.options.items() if k != "method"})
+
+    def set_views(self, config, names):
+        config.view = names[0] if names else None
+
+    def write(self, samples, request, key, found, config, method):
+        ids, groups = found["ids"], found["groups"]
+        _write_fields(samples._root_dataset, key, ids, groups,
+                      found["distance"])
+        return DuplicateConflictsResults(
+            samples, config, run_key(key),
+            groups=[[ids[i] for i in g] for g in groups],
+            num_duplicate_groups=found["num_dup"],
+            threshold=found["threshold"], ratio=config.ratio,
+            certainty=found["certainty"], backend=method,
         )
+
+
+#: the one instance the SDK uses
+DUPLICATES = DuplicatesKind()
 
 
 def _number_in(value, low, high, high_open=False):
@@ -251,9 +330,7 @@ def _number_in(value, low, high, high_open=False):
 
 def validate_key(samples, label_field, key):
     """Raises ValueError unless ``key`` can prefix a duplicate search."""
-    check_run_key(samples, key, label_field, DuplicateConflicts,
-                  "a duplicate search", output_fields, brain_key_of=run_key,
-                  views_of=lambda k: [view_name(k)])
+    DUPLICATES.check_key(samples, label_field, key)
 
 
 def _vectors(samples, method, embeddings, image_size, ids):
@@ -261,8 +338,6 @@ def _vectors(samples, method, embeddings, image_size, ids):
     if method == "exact":
         return None
     if method == "pixels":
-        from .images import read_images
-
         images, _, _, _ = read_images(samples.values("filepath"),
                                       image_size=image_size)
         return pixel_features(images)
@@ -295,57 +370,6 @@ def _vectors(samples, method, embeddings, image_size, ids):
     return x
 
 
-def _find_duplicate_conflicts(samples, label_field, key, threshold, method,
-                              embeddings, exact, image_size, create_view,
-                              progress, ratio):
-    dataset = samples._root_dataset
-    rkey = run_key(key)
-    config = DuplicateConflictsConfig(
-        label_field, key=key, compare=method, threshold=threshold,
-        ratio=ratio if method == "aligned" else None, exact=exact,
-        embeddings_field=embeddings if isinstance(embeddings, str) else None,
-        view=view_name(key) if create_view else None,
-    )
-    method_obj = config.build()
-    existed = rkey in dataset.list_brain_runs()
-    method_obj.register_run(samples, rkey, cleanup=False)
-    try:
-        ids, labels = samples.values(["id", f"{label_field}.label"])
-        found = _search(samples, ids, labels, method, threshold, ratio,
-                        embeddings, exact, image_size, progress)
-        comp = group_pairs(len(ids), found["pairs"])
-        groups, num_dup = _conflict_groups(comp, labels)
-        groups, certainty = _order_groups(samples, key, ids, groups,
-                                          found["certainty"])
-        _write_fields(dataset, key, ids, groups, found["distance"])
-    except BaseException:
-        if not existed:
-            method_obj.delete_run(samples, rkey, cleanup=False)
-        raise
-
-    results = DuplicateConflictsResults(
-        samples, config, rkey,
-        groups=[[ids[i] for i in g] for g in groups],
-        num_duplicate_groups=num_dup, threshold=found["threshold"],
-        ratio=config.ratio, certainty=certainty, backend=method_obj,
-    )
-    method_obj.save_run_results(samples, rkey, results)
-    if create_view:
-        view = conflict_view(samples, key)
-        dataset.save_view(
-            view_name(key), view,
-            description="duplicate images whose labels differ, one group "
-            "after another (the finder's surest first), highest curvature "
-            "first within a group",
-            overwrite=True,
-        )
-    logger.info(
-        "%d duplicate groups, %d with conflicting labels (%d samples)",
-        num_dup, len(groups), results.num_conflicts,
-    )
-    return results
-
-
 def _search(samples, ids, labels, method, threshold, ratio, embeddings,
             exact, image_size, progress):
     """The pairs to group, each sample's conflict distance and certainty
@@ -362,8 +386,6 @@ def _search(samples, ids, labels, method, threshold, ratio, embeddings,
         for first, others in hashes.items():
             pairs.extend((index_of[first], index_of[o]) for o in others)
     if method == "aligned" and n >= 2:
-        from .images import read_images
-
         images, _, _, _ = read_images(samples.values("filepath"),
                                       image_size=image_size)
         near = find_near_duplicates(images, labels, threshold=threshold,
@@ -447,8 +469,6 @@ def _order_groups(samples, key, ids, groups, certainty):
 
 def _write_fields(dataset, key, ids, groups, distance):
     import fiftyone as fo
-
-    from .fields import Column, finite_or_none, write_columns
 
     group_f, flag_f, dist_f = output_fields(key)
     group_of = {}

@@ -8,18 +8,22 @@ import numpy as np
 
 from ..engine.config import TrackingConfig
 from ..engine.dynamics import SCORES, suspicion
-from ..engine.metrics import METRICS, detection_metrics, epoch_aurocs
+from ..engine.labels import percentile_rank
+from ..engine.metrics import (
+    METRICS, detection_metrics, epoch_aurocs, view_quality,
+)
 from ..engine.noise import KINDS, inject_noise
 from .evaluation_runs import (
     SCORE_NAMES, CorruptionEvaluation, CorruptionEvaluationConfig,
     CorruptionEvaluationResults, corrupted_view_name, output_fields,
-    save_corrupted_view,
 )
-from .images import validate_label_field
-from .locks import run_lock
+from .fields import ranking_score, write_run_fields
+from .images import prepare_data, validate_label_field
+from .lifecycle import RunKind, RunRequest, run_session
 from .options import check_samples, check_scoring, check_seeds
 from .progress import Progress
-from .runs import check_run_key, create_indexes, result_kwargs
+from .runs import create_indexes, result_kwargs
+from .views import resolve_thresholds
 
 logger = logging.getLogger(__name__)
 
@@ -121,79 +125,91 @@ def evaluate_corruption(
     check_samples(samples, "Evaluations")
     validate_label_field(samples, label_field)
     validate_key(samples, label_field, key)
-    with run_lock(samples._root_dataset, key, "Evaluation"):
-        samples._root_dataset.reload()
-        validate_key(samples, label_field, key)
-        return _evaluate_corruption(
-            samples, label_field, float(noise), kind, seeds, key, mapping,
-            classes, image_size, tracking, create_view, progress,
+    request = RunRequest(
+        label_field=label_field, key=key, create_views=create_view,
+        progress=progress,
+        options=dict(noise=float(noise), kind=kind, seeds=seeds,
+                     mapping=mapping, classes=classes,
+                     image_size=image_size, tracking=tracking),
+    )
+
+    def produce(reporter):
+        return train_corrupted(samples, label_field, classes, image_size,
+                               float(noise), kind, seeds, mapping, tracking,
+                               reporter)
+
+    return run_session(samples, EVALUATION, request, produce)
+
+
+def train_corrupted(samples, label_field, classes, image_size, noise, kind,
+                    seeds, mapping, tracking, reporter):
+    """What an evaluation produces (options checked): the
+    ``PreparedData`` of the clean labels and the per-seed records of
+    :func:`_train_seeds`."""
+    prepared = prepare_data(samples, label_field, classes=classes,
+                            image_size=image_size, progress=reporter.on_load)
+    return prepared, _train_seeds(prepared, noise, kind, seeds, mapping,
+                                  tracking, reporter)
+
+
+class EvaluationKind(RunKind):
+    """A corruption evaluation: ``produce(reporter)`` returns
+    ``(PreparedData, per-seed records)`` (see :func:`_train_seeds`)."""
+
+    method_cls = CorruptionEvaluation
+    config_cls = CorruptionEvaluationConfig
+    noun = "a corruption evaluation"
+    what = "Evaluation"
+    key_attr = "curvature_field"
+
+    def output_fields(self, key):
+        return output_fields(key)
+
+    def view_names(self, key):
+        return [corrupted_view_name(key)]
+
+    def make_config(self, request, key):
+        o = request.options
+        return CorruptionEvaluationConfig(
+            request.label_field, curvature_field=key, noise=o["noise"],
+            kind=o["kind"], seeds=o["seeds"], mapping=o["mapping"],
+            classes=o["classes"], image_size=o["image_size"],
+            tracking=o["tracking"].to_dict(), score_names=list(SCORES),
         )
+
+    def reporter(self, request):
+        o = request.options
+        return Progress(request.progress, o["tracking"].epochs, o["seeds"])
+
+    def write(self, samples, request, key, produced, config, method):
+        prepared, per_seed = produced
+        dataset = samples._root_dataset
+        first = per_seed[0]
+        write_run_fields(dataset, key, prepared, first["result"],
+                         shown_key=request.key)
+        _write_eval_fields(dataset, key, prepared, first)
+        config.classes = prepared.classes
+        config.tracking = dict(first["result"].config, seed=config.seeds[0])
+        return _make_results(samples, config, key, config.seeds, prepared,
+                             per_seed, method)
+
+    def finish_fields(self, dataset, key):
+        create_indexes(dataset, key)
+
+
+#: the one instance the SDK uses
+EVALUATION = EvaluationKind()
 
 
 def validate_key(samples, label_field, key):
     """Raises ValueError unless ``key`` can name an evaluation."""
-    check_run_key(samples, key, label_field, CorruptionEvaluation,
-                  "a corruption evaluation", output_fields,
-                  views_of=lambda k: [corrupted_view_name(k)])
-
-
-def _evaluate_corruption(samples, label_field, noise, kind, seeds, key,
-                         mapping, classes, image_size, tracking,
-                         create_view, progress):
-    from .fields import write_run_fields
-    from .images import prepare_data
-
-    dataset = samples._root_dataset
-    config = CorruptionEvaluationConfig(
-        label_field,
-        curvature_field=key,
-        noise=noise,
-        kind=kind,
-        seeds=seeds,
-        mapping=mapping,
-        classes=classes,
-        image_size=image_size,
-        tracking=tracking.to_dict(),
-        score_names=list(SCORES),
-        views=[corrupted_view_name(key)] if create_view else [],
-    )
-    method = config.build()
-    existed = key in dataset.list_brain_runs()
-    method.register_run(samples, key, cleanup=False)
-    reporter = Progress(progress, tracking.epochs, seeds)
-    try:
-        with reporter:
-            prepared = prepare_data(
-                samples, label_field, classes=classes,
-                image_size=image_size, progress=reporter.on_load,
-            )
-            per_seed = _train_seeds(prepared, noise, kind, seeds, mapping,
-                                    tracking, reporter)
-            reporter.on_phase("write")
-            first = per_seed[0]
-            write_run_fields(dataset, key, prepared, first["result"])
-            _write_eval_fields(dataset, key, prepared, first)
-            create_indexes(dataset, key)
-    except BaseException:
-        if not existed:
-            method.delete_run(samples, key, cleanup=False)
-        raise
-
-    config.classes = prepared.classes
-    config.tracking = dict(first["result"].config, seed=seeds[0])
-    method.update_run_config(samples, key, config)
-    results = _make_results(samples, config, key, seeds, prepared, per_seed,
-                            method)
-    method.save_run_results(samples, key, results)
-    if create_view:
-        save_corrupted_view(samples, key)
-    logger.info("Evaluation %r complete", key)
-    return results
+    EVALUATION.check_key(samples, label_field, key)
 
 
 def _train_seeds(prepared, noise, kind, seeds, mapping, tracking, reporter):
     """Per seed: inject the noise, train with tracking, measure; returns
     the list of per-seed records (see :func:`_seed_record`)."""
+    # the engine's training imports torch: kept out of the App's path
     from ..engine.training import train_and_track
 
     num_classes = len(prepared.classes)
@@ -290,10 +306,6 @@ def view_review(result, given, clean, corrupted, rank_by="curvature",
         ``estimated_errors``, ``confident_joint_errors``, ``injected`` and
         ``fitting_window``
     """
-    from ..engine.labels import percentile_rank
-    from ..engine.metrics import view_quality
-    from .fields import ranking_score
-    from .views import resolve_thresholds
 
     thresholds = resolve_thresholds(thresholds)
     review = result.label_review

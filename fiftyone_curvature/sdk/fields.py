@@ -212,7 +212,8 @@ def ranking_score(result, rank_by="curvature"):
     return suspicion(rank_by, result.scores[rank_by])
 
 
-def write_run_fields(dataset, key, prepared, result, rank_by="curvature"):
+def write_run_fields(dataset, key, prepared, result, rank_by="curvature",
+                     shown_key=None):
     """Writes every per-sample field of a curvature run in one bulk write.
 
     Args:
@@ -223,9 +224,12 @@ def write_run_fields(dataset, key, prepared, result, rank_by="curvature"):
         result: the engine's
             :class:`fiftyone_curvature.engine.training.TrackingResult`
         rank_by ("curvature"): the score ``key_memorization`` ranks
+        shown_key (None): the key the descriptions name (None: ``key``;
+            a rerun writes under a pending key renamed at the end)
     """
     import fiftyone as fo
 
+    shown_key = shown_key or key
     columns = [
         Column(key, finite_or_none(result.curvature), fo.FloatField,
                "mean finite-difference input-loss curvature over the scored "
@@ -239,7 +243,7 @@ def write_run_fields(dataset, key, prepared, result, rank_by="curvature"):
                np.asarray(percentile_ranks(result.curvature),
                           dtype=np.float64).tolist(),
                fo.FloatField,
-               f"rank of {key} among the run's samples in [0, 1]; "
+               f"rank of {shown_key} among the run's samples in [0, 1]; "
                "1 = highest"),
     ]
     preds = result.predictions

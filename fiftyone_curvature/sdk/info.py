@@ -20,11 +20,14 @@ def run_status(dataset, key):
     delete it)."""
     from .locks import holder_of
 
-    status = getattr(dataset.get_brain_info(key).config, "status",
-                     "complete")
+    config = dataset.get_brain_info(key).config
+    status = getattr(config, "status", "complete")
     if status == "complete":
         return status
-    return "running" if holder_of(dataset, key) is not None else (
+    # a rerun computing under a pending key holds the lock of the key it
+    # replaces (see fiftyone_curvature.sdk.lifecycle)
+    lock_key = getattr(config, "replaces", None) or key
+    return "running" if holder_of(dataset, lock_key) is not None else (
         "interrupted")
 
 

@@ -83,11 +83,23 @@ def check_key_name(key, key_name="key"):
             f"field names), got {key!r}")
 
 
+def view_slug(name):
+    """The slug FiftyOne matches saved-view names by (case and punctuation
+    ignored: "K Top Memorized" and "k_top_memorized" are one view)."""
+    try:
+        return fou.to_slug(name)
+    except ValueError:  # not sluggable (empty, too long): itself
+        return name
+
+
 def foreign_views(dataset, names, owned=()):
-    """Those of the saved view ``names`` that exist on ``dataset`` and are
-    not in ``owned`` (the views of the run being replaced)."""
-    existing = set(dataset.list_saved_views())
-    return [v for v in names if v in existing and v not in set(owned)]
+    """The saved views of ``dataset`` that one of ``names`` would replace
+    (same slug) and that are not in ``owned`` (the views of the run being
+    replaced), by their existing names."""
+    wanted = {view_slug(v) for v in names}
+    mine = {view_slug(v) for v in owned}
+    return [v for v in dataset.list_saved_views()
+            if view_slug(v) in wanted and view_slug(v) not in mine]
 
 
 def check_run_key(samples, key, label_field, run_type, what, outputs_of,
@@ -298,6 +310,10 @@ class Curvature(fob.BrainMethod):
                     "exist; nothing was changed")
 
     def rename(self, samples, brain_key, new_brain_key):
+        if getattr(self.config, "status", None) == "swapping":
+            # a rerun's record moving to the key it replaces: the run
+            # lifecycle has moved the fields already
+            return
         self.check_rename(samples, brain_key, new_brain_key)
         dataset = samples._root_dataset
         old = self.config.output_fields()

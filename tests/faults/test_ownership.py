@@ -117,14 +117,18 @@ def test_a_failing_rerun_restores_the_run_it_replaced(digits, monkeypatch):
     assert digits.get_brain_info("curvature").config.status == "complete"
 
 
-def test_a_failing_new_run_leaves_nothing(digits, monkeypatch):
-    import fiftyone_curvature.sdk.fields as fields
+def test_a_failing_new_run_leaves_nothing(digits):
+    # the failure injected through the lifecycle's hook, in the write
+    # phase (every kind: tests/faults/test_lifecycle.py)
+    from fiftyone_curvature.sdk.lifecycle import run_session
+    from lifecycle_cases import case
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("write failed")
+    def hook(stage):
+        if stage == "written":
+            raise RuntimeError("write failed")
 
-    monkeypatch.setattr(fields, "write_run_fields", broken)
+    kind, request, produce = case("compute", digits)
     with unchanged(digits):
         with pytest.raises(RuntimeError, match="write failed"):
-            fc.compute_curvature(digits, "label", **FAST)
+            run_session(digits, kind, request, produce, hook=hook)
     assert digits.list_brain_runs() == []
