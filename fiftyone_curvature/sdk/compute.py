@@ -6,6 +6,7 @@ import logging
 from ..engine.checkpoint import check_checkpoint_dir
 from ..engine.config import TrackingConfig
 from ..engine.dynamics import SCORES
+from . import snapshot
 from . import views as cv_views
 from .duplicates import resolve_duplicates_option
 from .images import validate_label_field
@@ -284,6 +285,7 @@ def record_curvature_run(samples, label_field, key, classes, image_size,
     )
     method = config.build()
     previous = PreviousRun.of(dataset, key)
+    read = snapshot.take(samples, label_field)  # checked before writing
     method.register_run(samples, key, cleanup=False)
     reporter = Progress(progress, tracking.epochs)
     wrote = False
@@ -296,6 +298,7 @@ def record_curvature_run(samples, label_field, key, classes, image_size,
             else:
                 prepared, result = produce(reporter)
             reporter.on_phase("write")
+            read.check(samples, f"Curvature run {key!r}")
             wrote = True
             clear_outside(dataset, config.output_fields(),
                           prepared.sample_ids)

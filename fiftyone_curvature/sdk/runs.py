@@ -84,10 +84,10 @@ def check_key_name(key, key_name="key"):
 
 
 def foreign_views(dataset, names, owned=()):
-    """Those of the saved view ``names`` that exist on ``dataset`` and are
-    not in ``owned`` (the views of the run being replaced)."""
-    existing = set(dataset.list_saved_views())
-    return [v for v in names if v in existing and v not in set(owned)]
+    """The saved views of ``dataset`` that saving ``names`` would replace
+    (same name or FiftyOne slug) and are not in ``owned`` (the views of
+    the run being replaced)."""
+    return cv_views.clashing_views(dataset, names, owned)
 
 
 def check_run_key(samples, key, label_field, run_type, what, outputs_of,
