@@ -454,8 +454,8 @@ class _Manifest:
         if foreign:
             raise ValueError(
                 f"The report folder {self.directory!r} holds "
-                f"{', '.join(foreign)}, not written by a report (or changed "
-                "since); they are never overwritten: choose an empty "
+                f"{', '.join(sorted(foreign))}, not written by a report (or "
+                "changed since); they are never overwritten: choose an empty "
                 "folder, or move those files away")
 
     def add(self, name):
