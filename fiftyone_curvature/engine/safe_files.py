@@ -154,17 +154,32 @@ def atomic_writer(path, mode="wb"):
     """
     if mode not in ("wb", "w"):
         raise ValueError(f"mode must be 'wb' or 'w', got {mode!r}")
-    fd, tmp = _create_temp(path)
+    try:
+        fd, tmp = _create_temp(path)
+    except OSError as e:
+        raise _write_error(path, e) from None
     try:
         kwargs = {"encoding": "utf-8"} if mode == "w" else {}
         with os.fdopen(fd, mode, **kwargs) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
+    except OSError as e:
+        _remove_quietly(tmp)
+        raise _write_error(path, e) from None
     except BaseException:
         _remove_quietly(tmp)
         raise
     commit(tmp, path)
+
+
+def _write_error(path, error):
+    """A one-line OSError naming the file that could not be written (a
+    full disk, a read-only folder); the previous file is untouched."""
+    reason = error.strerror or str(error)
+    hint = " (the disk is full)" if error.errno == errno.ENOSPC else ""
+    return OSError(error.errno, f"Cannot write {path!r}: {reason}{hint}; "
+                   "its previous content, if any, is unchanged")
 
 
 def write_bytes(path, data):

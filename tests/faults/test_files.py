@@ -309,3 +309,21 @@ def test_cli_evaluate_report_refused_before_the_run(scored, tmp_path,
     assert "README.md" in err and "Traceback" not in err
     assert (folder / "README.md").read_text() == "my notes"
     assert "ev" not in scored.list_brain_runs()
+
+
+def test_full_disk_keeps_the_previous_checkpoint(tmp_path, monkeypatch):
+    import errno
+
+    x, y, cfg = _tiny()
+    folder = tmp_path / "ckpt"
+    train_and_track(x, y, cfg, num_classes=2, checkpoint_dir=str(folder))
+    before = (folder / CHECKPOINT_NAME).read_bytes()
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safe_files.os, "fsync", full)
+    with pytest.raises(OSError, match="state.pt.*disk is full"):
+        safe_files.save_torch(str(folder / CHECKPOINT_NAME), {"a": 1})
+    assert (folder / CHECKPOINT_NAME).read_bytes() == before
+    assert os.listdir(folder) == [CHECKPOINT_NAME]
