@@ -107,9 +107,18 @@ def test_length_mismatch_and_existing_field(dataset, tmp_path):
     np.save(tmp_path / "ok.npy", np.zeros(N))
     with pytest.raises(ValueError, match="exists"):
         import_reference(dataset, str(tmp_path / "ok.npy"), "score")
-    import_reference(dataset, str(tmp_path / "ok.npy"), "score",
+    # the user's own field is never replaced, even with overwrite=True
+    before = dataset.values("score")
+    with pytest.raises(ValueError, match="not created by an earlier"):
+        import_reference(dataset, str(tmp_path / "ok.npy"), "score",
+                         overwrite=True)
+    assert dataset.values("score") == before
+    # a field an earlier import created is
+    np.save(tmp_path / "one.npy", np.ones(N))
+    import_reference(dataset, str(tmp_path / "one.npy"), "imported")
+    import_reference(dataset, str(tmp_path / "ok.npy"), "imported",
                      overwrite=True)
-    assert dataset.values("score") == [0.0] * N
+    assert dataset.values("imported") == [0.0] * N
     np.save(tmp_path / "two.npy", np.zeros((N, 2)))
     with pytest.raises(ValueError, match="1-D"):
         import_reference(dataset, str(tmp_path / "two.npy"), "r")

@@ -2,7 +2,13 @@
 
 import os
 
+from ..engine.safe_files import ensure_dir, save_image
+
 DEMO_DATASET = "curvature-demo-digits"
+#: ``dataset.info["created_by"]`` of a demo dataset (with
+#: ``info["demo_dataset_id"]``, its own id, so that a clone is not one):
+#: only such a dataset is ever replaced by :func:`make_digits_dataset`
+CREATED_BY = "fiftyone-curvature demo"
 #: training epochs of the demo (the README's demo table was measured at it)
 DEMO_EPOCHS = 15
 
@@ -26,7 +32,9 @@ def make_digits_dataset(name=DEMO_DATASET, noise=0.1, seed=0,
     noise); ``flipped`` marks those samples.
 
     Args:
-        name (DEMO_DATASET): dataset name (replaced if it exists)
+        name (DEMO_DATASET): dataset name; an existing dataset of that name
+            is replaced only when a demo created it (its
+            ``info["created_by"]`` is :data:`CREATED_BY`)
         noise (0.1): fraction of labels flipped, in [0, 1)
         seed (0): seed of the flip
         cache_dir (None): image folder (default
@@ -35,6 +43,11 @@ def make_digits_dataset(name=DEMO_DATASET, noise=0.1, seed=0,
 
     Returns:
         a persistent fo.Dataset
+
+    Raises:
+        ValueError: ``noise`` out of range, a dataset ``name`` exists that
+            the demo did not create, or an image folder owned or writable
+            by another user
     """
     import numpy as np
     from PIL import Image
@@ -44,13 +57,14 @@ def make_digits_dataset(name=DEMO_DATASET, noise=0.1, seed=0,
 
     if not 0.0 <= noise < 1.0:
         raise ValueError(f"noise must be in [0, 1), got {noise}")
+    check_demo_name(name)
     digits = load_digits()
     images = (digits.images * (255.0 / 16.0)).round().astype(np.uint8)
     truth = digits.target.astype(int)
     if limit is not None:
         images, truth = images[:limit], truth[:limit]
     folder = cache_dir or os.path.join(default_cache_dir(), "digits")
-    os.makedirs(folder, exist_ok=True)
+    ensure_dir(folder, "demo image folder")
     rng = np.random.default_rng(seed)
     n = len(truth)
     flipped = np.zeros(n, bool)
@@ -62,7 +76,7 @@ def make_digits_dataset(name=DEMO_DATASET, noise=0.1, seed=0,
     for i in range(n):
         path = os.path.join(folder, f"digit_{i:04d}.png")
         if not os.path.isfile(path):
-            Image.fromarray(images[i], "L").save(path)
+            save_image(path, Image.fromarray(images[i], "L"))
         samples.append(fo.Sample(
             filepath=path,
             ground_truth=fo.Classification(label=str(truth[i])),
@@ -71,6 +85,8 @@ def make_digits_dataset(name=DEMO_DATASET, noise=0.1, seed=0,
         ))
     dataset = fo.Dataset(name, overwrite=True, persistent=True)
     dataset.add_samples(samples, progress=False)
+    dataset.info["created_by"] = CREATED_BY
+    dataset.info["demo_dataset_id"] = str(dataset._doc.id)
     dataset.info["demo"] = {
         "source": "sklearn.datasets.load_digits",
         "noise": noise,
@@ -80,6 +96,26 @@ def make_digits_dataset(name=DEMO_DATASET, noise=0.1, seed=0,
     }
     dataset.save()
     return dataset
+
+
+def check_demo_name(name):
+    """Raises ValueError when a dataset ``name`` exists that a demo did not
+    create (the demo never replaces a user's dataset)."""
+    import fiftyone as fo
+
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"The demo dataset name must be a non-empty "
+                         f"string, got {name!r}")
+    if not fo.dataset_exists(name):
+        return
+    dataset = fo.load_dataset(name)
+    info = dataset.info or {}
+    if (info.get("created_by") != CREATED_BY
+            or info.get("demo_dataset_id") != str(dataset._doc.id)):
+        raise ValueError(
+            f"A dataset {name!r} exists and was not created by the demo; "
+            "it is never replaced: choose another --dataset name (or "
+            f"delete it yourself: fiftyone datasets delete {name!r})")
 
 
 def demo_scores(dataset, key="curvature"):

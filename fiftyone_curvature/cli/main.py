@@ -401,6 +401,7 @@ def _demo(args):
         demo_scores, demo_views, format_view_table, make_digits_dataset,
     )
 
+    _check_report(args.report)
     t0 = time.perf_counter()
     dataset = make_digits_dataset(
         args.dataset, noise=args.noise, seed=args.seed,
@@ -456,6 +457,15 @@ def _demo(args):
     return 0
 
 
+def _check_report(directory):
+    """Refuses a ``--report`` folder before any work (see
+    :func:`fiftyone_curvature.sdk.report.check_report_folder`)."""
+    if directory:
+        from ..sdk.report import check_report_folder
+
+        check_report_folder(directory)
+
+
 def _write_report(samples, key, directory, corrupted_field=None):
     """Writes the static report when ``directory`` is given; returns the
     path of its README.md (or None)."""
@@ -488,6 +498,7 @@ def _evaluate(args):
     if args.duplicates:
         return _evaluate_duplicates(args)
     dataset = _load(args.dataset)
+    _check_report(args.report)
     kwargs = _tracking_kwargs(args)
     seed = kwargs.pop("seed")
     seeds = args.seeds or [seed]

@@ -5,6 +5,9 @@ import os
 
 import numpy as np
 
+from .plain import decode, encode
+from .safe_files import check_dir, ensure_dir, load_torch, save_torch
+
 #: file name of the checkpoint inside a run's checkpoint directory
 CHECKPOINT_NAME = "state.pt"
 
@@ -37,47 +40,43 @@ def checkpoint_path(checkpoint_dir):
 
 
 def check_checkpoint_dir(checkpoint_dir):
-    """Creates ``checkpoint_dir`` when missing; raises ValueError when it
-    is not a path, names an existing file, cannot be created or is not
-    writable (before any epoch is trained)."""
-    if not isinstance(checkpoint_dir, (str, os.PathLike)):
-        raise ValueError(f"checkpoint_dir must be a path, got "
-                         f"{checkpoint_dir!r}")
-    name = os.fspath(checkpoint_dir)
-    if os.path.exists(name) and not os.path.isdir(name):
-        raise ValueError(f"checkpoint_dir {name!r} is a file, not a "
-                         "directory")
-    try:
-        os.makedirs(name, exist_ok=True)
-    except OSError as e:
-        raise ValueError(f"checkpoint_dir {name!r} cannot be created: "
-                         f"{e.strerror or e}") from None
-    if not os.access(name, os.W_OK):
-        raise ValueError(f"checkpoint_dir {name!r} is not writable")
+    """Creates ``checkpoint_dir`` when missing (with the user's umask);
+    raises ValueError when it is not a path, names an existing file,
+    cannot be created, is not writable, is owned by another user or can
+    be written by others (before any epoch is trained; see
+    :func:`fiftyone_curvature.engine.safe_files.ensure_dir`)."""
+    ensure_dir(checkpoint_dir, "checkpoint_dir")
 
 
 def save_checkpoint(path, state):
-    """Writes ``state`` atomically (a crash never leaves half a file)."""
-    import torch
-
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    tmp = path + ".tmp"
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+    """Writes ``state`` atomically (a crash never leaves half a file)
+    through an exclusive temporary file; numpy arrays and scalars are
+    stored as tensors and numbers so that :func:`load_checkpoint` reads it
+    weights-only."""
+    folder = os.path.dirname(path) or "."
+    ensure_dir(folder, "checkpoint_dir")
+    save_torch(path, encode(state))
 
 
 def load_checkpoint(path, device, expected_fingerprint):
-    """The saved state at ``path``, or None when there is none.
+    """The saved state at ``path``, or None when there is none. Read with
+    ``torch.load(weights_only=True)``: a planted pickle runs no code.
 
     Raises:
-        ValueError: the checkpoint belongs to another run
+        ValueError: the checkpoint belongs to another run, is not a plain
+            (weights-only) checkpoint, or is corrupt
     """
-    import torch
-
-    if not path or not os.path.exists(path):
+    if not path or not os.path.lexists(path):
         return None
-    state = torch.load(path, map_location=device, weights_only=False)
-    if state["fingerprint"] != expected_fingerprint:
+    check_dir(os.path.dirname(path) or ".", "checkpoint_dir")
+    if os.path.islink(path) or not os.path.isfile(path):
+        raise ValueError(
+            f"{path!r} is a symlink or not a file; a checkpoint is never "
+            "read through a link: delete it or use an empty directory")
+    state = decode(load_torch(path, map_location=device,
+                              what="checkpoint"))
+    if not isinstance(state, dict) or (
+            state.get("fingerprint") != expected_fingerprint):
         raise ValueError(
             f"The checkpoint in {os.path.dirname(path)!r} belongs to "
             "another run (different config or data); use an empty "

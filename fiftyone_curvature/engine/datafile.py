@@ -23,6 +23,12 @@ import os
 
 import numpy as np
 
+from .plain import decode, encode
+from .safe_files import (
+    TEMP_SUFFIX, check_dir, commit, create_temp, ensure_dir, load_torch,
+    save_npy, save_torch, write_text,
+)
+
 IMAGES = "images.npy"
 TARGETS = "targets.npy"
 SAMPLE_IDS = "sample_ids.npy"
@@ -55,36 +61,54 @@ class ExportedData:
 
 
 def create_images(directory, shape):
-    """A writable (N, C, H, W) uint8 array backed by ``directory``'s
-    ``images.npy`` (created, or replaced)."""
-    os.makedirs(directory, exist_ok=True)
+    """A writable (N, C, H, W) uint8 array backed by a temporary file in
+    ``directory`` (created exclusively; :func:`write_index` renames it to
+    ``images.npy``). ``directory`` is created with the user's umask and
+    refused when another user owns it or can write it.
+
+    Raises:
+        ValueError: see :func:`fiftyone_curvature.engine.safe_files.
+            ensure_dir`
+    """
+    ensure_dir(directory, "export directory")
     meta = os.path.join(directory, META)
-    if os.path.exists(meta):
+    if os.path.lexists(meta):
         os.remove(meta)  # the export is incomplete until write_index
-    return np.lib.format.open_memmap(
-        os.path.join(directory, IMAGES), mode="w+", dtype=np.uint8,
-        shape=tuple(shape))
+    tmp = create_temp(os.path.join(directory, IMAGES))
+    return np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8,
+                                     shape=tuple(shape))
 
 
 def write_index(directory, inputs, targets, sample_ids, classes, **meta):
     """Writes the labels, ids and ``meta.json`` next to the images (call
-    after :func:`create_images` was filled)."""
+    after :func:`create_images` was filled), each file atomically through
+    an exclusive temporary file."""
+    ensure_dir(directory, "export directory")
     if isinstance(inputs, np.memmap):
         inputs.flush()
+        _commit_images(directory, inputs)
     targets = np.asarray(targets, dtype=np.int64)
     if not (len(inputs) == len(targets) == len(sample_ids)):
         raise ValueError(
             f"{len(inputs)} images, {len(targets)} labels and "
             f"{len(sample_ids)} ids: an export needs one of each per sample")
-    np.save(os.path.join(directory, TARGETS), targets)
-    np.save(os.path.join(directory, SAMPLE_IDS),
-            np.asarray(sample_ids, dtype=str))
+    save_npy(os.path.join(directory, TARGETS), targets)
+    save_npy(os.path.join(directory, SAMPLE_IDS),
+             np.asarray(sample_ids, dtype=str))
     meta = dict(meta, classes=list(classes), num_samples=len(targets),
                 shape=list(inputs.shape[1:]))
-    tmp = os.path.join(directory, META + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(meta, f, indent=1)
-    os.replace(tmp, os.path.join(directory, META))
+    write_text(os.path.join(directory, META), json.dumps(meta, indent=1))
+
+
+def _commit_images(directory, inputs):
+    """Renames the temporary image file of :func:`create_images` behind
+    the memory map ``inputs`` to ``images.npy`` (the map stays valid)."""
+    tmp = getattr(inputs, "filename", None)
+    target = os.path.join(directory, IMAGES)
+    if (tmp and os.path.dirname(tmp) == os.path.abspath(directory)
+            and os.path.basename(tmp).startswith(f".{IMAGES}.")
+            and tmp.endswith(TEMP_SUFFIX) and os.path.isfile(tmp)):
+        commit(tmp, target)
 
 
 def load_export(directory):
@@ -119,42 +143,51 @@ def load_export(directory):
 
 def save_result(directory, result):
     """Writes a run's result (``result.pt``) and its final network's
-    weights (``model.pt``) to ``directory``, atomically."""
-    import torch
-
+    weights (``model.pt``) to ``directory``, atomically; numpy arrays and
+    dataclasses are stored as tensors and tagged dicts (plain data that
+    :func:`load_result` reads weights-only)."""
+    check_dir(directory, "export directory")
     model = result.model
-    for name, obj in ((RESULT, dataclasses.replace(result, model=None)),
+    for name, obj in ((RESULT, encode(dataclasses.replace(result,
+                                                          model=None))),
                       (MODEL, model.state_dict() if model is not None
                        else None)):
-        path = os.path.join(directory, name)
-        torch.save(obj, path + ".tmp")
-        os.replace(path + ".tmp", path)
+        save_torch(os.path.join(directory, name), obj)
 
 
 def load_result(directory):
     """The :class:`TrackingResult` saved in ``directory`` (without the
-    model; ``model.pt`` holds its weights).
+    model; ``model.pt`` holds its weights), read with
+    ``torch.load(weights_only=True)``: a planted pickle runs no code.
 
     Raises:
         FileNotFoundError: the run has not finished (no ``result.pt``)
+        ValueError: ``result.pt`` is not a plain result file (an older
+            version's or a planted one), is corrupt, or ``directory`` can
+            be written by another user
     """
-    import torch
+    from .labels import LabelReview
+    from .training import TrackingResult
 
     path = os.path.join(directory, RESULT)
     if not os.path.isfile(path):
         raise FileNotFoundError(
             f"No result in {directory!r}: the engine has not finished a "
             "run on this export")
-    return torch.load(path, weights_only=False)
+    check_dir(directory, "export directory")
+    result = decode(load_torch(path, what="result"),
+                    types=(TrackingResult, LabelReview))
+    if not isinstance(result, TrackingResult):
+        raise ValueError(f"{path!r} holds no run result; delete it and "
+                         "run the engine again")
+    return result
 
 
 def write_progress(directory, info):
     """Rewrites ``progress.json`` (atomically) with ``info``: the list of
     the run's progress dicts so far, one per finished epoch."""
-    tmp = os.path.join(directory, PROGRESS + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(info, f, default=float)
-    os.replace(tmp, os.path.join(directory, PROGRESS))
+    write_text(os.path.join(directory, PROGRESS),
+               json.dumps(info, default=float))
 
 
 def read_progress(directory):

@@ -13,6 +13,7 @@ from ..engine.config import TrackingConfig
 from ..engine.copies import KINDS
 from ..engine.dynamics import SCORES, suspicion
 from ..engine.metrics import detection_metrics, format_summary_table, summarize
+from ..engine.safe_files import ensure_dir, save_image
 from .duplicate_runs import DEFAULT_THRESHOLDS
 from .duplicates import find_duplicate_conflicts
 from .fields import percentile_ranks, write_run_fields
@@ -277,7 +278,7 @@ def _evaluate_duplicates(samples, label_field, num_images, copies, seeds,
     own_dir = work_dir is None
     folder = tempfile.mkdtemp(prefix="curvature-dups-") if own_dir else (
         work_dir)
-    os.makedirs(folder, exist_ok=True)
+    ensure_dir(folder, "work_dir")
     metrics, finder, seconds, kept, n_total = {}, [], [], [], None
     reporter = Progress(progress, tracking.epochs, seeds)
     try:
@@ -350,7 +351,7 @@ def _inject_copies(work, label_field, num_images, copies, seed, kinds,
                     pixels = make_copy(image, kind, rng)
                 path = os.path.join(
                     folder, f"seed{seed}_{ids[i]}_{kind}_{c}.png")
-                to_pil(pixels).save(path)
+                save_image(path, to_pil(pixels))
                 new.append(fo.Sample(
                     filepath=path,
                     injected_duplicate=True,

@@ -33,8 +33,8 @@ import logging
 import uuid
 
 import fiftyone.core.odm as foo
-import fiftyone.core.utils as fou
 
+from . import snapshot
 from .locks import run_lock
 from .runs import check_key_name, check_run_key
 
@@ -239,6 +239,7 @@ def _session(samples, kind, request, produce, hook):
     if replacing:
         config.replaces = bkey
     method = config.build()
+    read = snapshot.take(samples, request.label_field)  # checked at write
     if replacing:
         _journal().replace_one(
             {"_id": _journal_id(dataset, bkey)},
@@ -252,6 +253,7 @@ def _session(samples, kind, request, produce, hook):
             produced = produce(reporter)
             hook("produced")
             reporter.on_phase("write")
+            read.check(samples, f"{kind.what} {key!r}")
             results = kind.write(samples, request, wkey, produced, config,
                                  method)
             hook("written")
@@ -418,16 +420,3 @@ def _journal():
 
 def _journal_id(dataset, bkey):
     return f"{dataset._doc.id}:{bkey}"
-
-
-def same_view_name(a, b):
-    """Whether saved-view names ``a`` and ``b`` name the same view
-    (FiftyOne matches them by slug: case and punctuation ignored)."""
-    return _slug(a) == _slug(b)
-
-
-def _slug(name):
-    try:
-        return fou.to_slug(name)
-    except ValueError:
-        return name

@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from . import field_owners
 from .fields import finite_or_none
 
 #: file suffixes :func:`import_reference` reads
@@ -315,7 +316,10 @@ def import_reference(
             compare ``labels`` with
         classes (None): class names for integer labels (None: the sorted
             distinct labels of ``label_field``)
-        overwrite (False): whether an existing ``field`` may be overwritten
+        overwrite (False): replace ``field`` when an earlier
+            import_reference created that very field (recorded by identity,
+            see :mod:`fiftyone_curvature.sdk.field_owners`); a field of the
+            user or of a run is never written into
 
     Returns:
         the number of samples that received a finite value
@@ -332,11 +336,9 @@ def import_reference(
         raise ValueError(f"field must be a valid identifier, got {field!r}")
     dataset = samples._root_dataset
     schema = dataset.get_field_schema()
+    field_owners.check_replaceable(dataset, field, "import_reference",
+                                   overwrite)
     if field in schema:
-        if not overwrite:
-            raise ValueError(
-                f"Field {field!r} exists; pass overwrite=True to replace it"
-            )
         if not isinstance(schema[field], fo.FloatField):
             raise ValueError(
                 f"Field {field!r} is a {type(schema[field]).__name__}; "
@@ -380,6 +382,7 @@ def import_reference(
             description=f"reference score imported from "
             f"{os.path.basename(path)}",
         )
+        field_owners.record(dataset, field, "import_reference")
     dataset.set_values(
         field,
         dict(zip(ids, finite_or_none(aligned))),

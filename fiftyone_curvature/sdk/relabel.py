@@ -1,6 +1,7 @@
 """relabel: a copy of the label field with a run's suggested labels applied
 to chosen samples (the original field is never edited)."""
 
+from . import field_owners
 from .images import validate_label_field
 from .info import curvature_runs, run_owned_fields
 from .views import build_views, view_name
@@ -26,9 +27,10 @@ def relabel(samples, key, new_field, target="likely_mislabeled",
             label: ``"likely_mislabeled"`` (the run's view), ``"all"``
             (every sample of the run), a view or collection of the
             dataset, or a list of sample ids
-        overwrite (False): replace ``new_field`` when it was written by an
-            earlier relabel (never the run's label field or another run's
-            field)
+        overwrite (False): replace ``new_field`` when an earlier relabel
+            created that very field (recorded by identity, see
+            :mod:`fiftyone_curvature.sdk.field_owners`); a field of the user
+            or of a run is never replaced
 
     Returns:
         the number of samples whose label in ``new_field`` differs from the
@@ -36,7 +38,8 @@ def relabel(samples, key, new_field, target="likely_mislabeled",
 
     Raises:
         ValueError: no such curvature run, ``new_field`` is the label field
-            or exists (without ``overwrite``), or an unknown target
+            or exists (and is not an earlier relabel's field replaced with
+            ``overwrite``), or an unknown target
     """
     from fiftyone import ViewField as F
 
@@ -54,16 +57,12 @@ def relabel(samples, key, new_field, target="likely_mislabeled",
         raise ValueError(
             f"{new_field!r} is the label field or a run's field; choose a "
             "new field name")
-    schema = dataset.get_field_schema()
-    if new_field in schema:
-        description = dataset.get_field(new_field).description or ""
-        if not (overwrite and description.startswith("relabel:")):
-            raise ValueError(
-                f"Field {new_field!r} exists; choose another name (or "
-                "overwrite=True for a field an earlier relabel wrote)")
-        dataset.delete_sample_field(new_field)
+    field_owners.check_replaceable(dataset, new_field, "relabel", overwrite)
     ids = _target_ids(dataset, key, target, config)
+    if new_field in dataset.get_field_schema():
+        dataset.delete_sample_field(new_field)
     dataset.clone_sample_field(label_field, new_field)
+    field_owners.record(dataset, new_field, "relabel")
     field = dataset.get_field(new_field)
     field.description = (
         f"relabel: a copy of {label_field!r} with the suggested labels of "

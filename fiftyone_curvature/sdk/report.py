@@ -1,9 +1,13 @@
 """Static report of a run: PNG plots, a contact sheet and a metrics table."""
 
+import hashlib
+import io
 import json
 import os
 
 import numpy as np
+
+from ..engine.safe_files import ensure_dir, write_bytes, write_text
 
 from ..engine.dynamics import SCORES, suspicion
 from ..engine.metrics import (
@@ -22,6 +26,11 @@ REPORT_FILES = {
     "metrics": "metrics.json",
     "readme": "README.md",
 }
+
+#: the report's record of the files it wrote in a folder (name -> sha256
+#: of the content it wrote): a file not in it, or changed since, is never
+#: overwritten
+MANIFEST = ".fiftyone-curvature-report.json"
 
 
 def gather(samples, key, corrupted_field=None):
@@ -161,9 +170,12 @@ def _figure(width=6.4, height=4.8):
 
 
 def _save(fig, path):
+    """Writes ``fig`` as a PNG to ``path`` atomically (an exclusive
+    temporary file renamed into place, never through a symlink)."""
     fig.tight_layout()
-    fig.savefig(path)
-    return path
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return write_bytes(path, buf.getvalue())
 
 
 def _curve_label(name, summary):
@@ -335,28 +347,43 @@ def write_report(samples, key, directory, corrupted_field=None, top_k=36):
     Args:
         samples: the collection of the run
         key: a curvature run or corruption evaluation key
-        directory: output folder (created)
+        directory: output folder (created with the user's umask)
         corrupted_field (None): for a plain curvature run, a boolean field
             of known-bad samples (the demo's ``flipped``)
         top_k (36): images on the contact sheet
 
     Returns:
         a dict name -> path of the files written
+
+    Raises:
+        ValueError: ``directory`` is owned or writable by another user, or
+            holds a file of the report's names that no report wrote (or
+            that changed since): nothing is overwritten (see
+            :func:`check_report_folder`)
     """
-    os.makedirs(directory, exist_ok=True)
+    directory = ensure_dir(directory, "report folder")
     data = gather(samples, key, corrupted_field=corrupted_field)
+    names = [n for n in REPORT_FILES if data["roc"] or n not in ("roc",
+                                                                  "pr")]
+    manifest = _Manifest(directory)
+    manifest.check([REPORT_FILES[n] for n in names])
 
     def p(name):
         return os.path.join(directory, REPORT_FILES[name])
 
     written = {}
+
+    def record(name, path):
+        written[name] = path
+        manifest.add(REPORT_FILES[name])
+
     if data["roc"]:
-        written["roc"] = plot_roc(data, p("roc"))
-        written["pr"] = plot_pr(data, p("pr"))
-    written["histograms"] = plot_histograms(data, p("histograms"))
-    written["epochs"] = plot_epochs(data, p("epochs"))
-    written["contact_sheet"] = contact_sheet(samples, data,
-                                             p("contact_sheet"), top_k=top_k)
+        record("roc", plot_roc(data, p("roc")))
+        record("pr", plot_pr(data, p("pr")))
+    record("histograms", plot_histograms(data, p("histograms")))
+    record("epochs", plot_epochs(data, p("epochs")))
+    record("contact_sheet", contact_sheet(samples, data, p("contact_sheet"),
+                                          top_k=top_k))
     metrics = {
         "key": key,
         "evaluation": data["is_evaluation"],
@@ -367,13 +394,76 @@ def write_report(samples, key, directory, corrupted_field=None, top_k=36):
         "scores": data["summary"],
         "epoch_auroc": data["epoch_auroc"],
     }
-    with open(p("metrics"), "w") as f:
-        json.dump(metrics, f, indent=1, default=_json_default)
-    written["metrics"] = p("metrics")
-    with open(p("readme"), "w") as f:
-        f.write(_markdown(data, written))
-    written["readme"] = p("readme")
+    record("metrics", write_text(p("metrics"), json.dumps(
+        metrics, indent=1, default=_json_default)))
+    record("readme", write_text(p("readme"), _markdown(data, written)))
     return written
+
+
+def check_report_folder(directory, names=None):
+    """Raises ValueError unless a report may write to ``directory``: it
+    is (or can be created as) a folder of this user that others cannot
+    write, and none of the report files ``names`` (default: all of
+    :data:`REPORT_FILES`) exists there unless a report wrote it (checked
+    before a long run, e.g. by the CLI's ``--report``)."""
+    directory = ensure_dir(directory, "report folder")
+    _Manifest(directory).check(list(names or REPORT_FILES.values()))
+
+
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _Manifest:
+    """The files a report wrote in ``directory`` (:data:`MANIFEST`), by
+    content: a report replaces only a file it wrote and nobody changed
+    since."""
+
+    def __init__(self, directory):
+        self.directory = directory
+        self.path = os.path.join(directory, MANIFEST)
+        self.files = {}
+        if os.path.lexists(self.path):
+            try:
+                if os.path.islink(self.path):
+                    raise ValueError("a symlink")
+                with open(self.path) as f:
+                    doc = json.load(f)
+                self.files = dict(doc["files"])
+            except (OSError, ValueError, KeyError, TypeError):
+                raise ValueError(
+                    f"{self.path!r} is not a report manifest this package "
+                    "wrote; the report does not write into "
+                    f"{directory!r}: choose an empty folder") from None
+
+    def check(self, names):
+        """Raises ValueError naming those of ``names`` that exist in the
+        folder and were not written by a report (or changed since)."""
+        foreign = []
+        for name in names:
+            path = os.path.join(self.directory, name)
+            if not os.path.lexists(path):
+                continue
+            if (os.path.islink(path) or not os.path.isfile(path)
+                    or self.files.get(name) != _sha256(path)):
+                foreign.append(name)
+        if foreign:
+            raise ValueError(
+                f"The report folder {self.directory!r} holds "
+                f"{', '.join(sorted(foreign))}, not written by a report (or "
+                "changed since); they are never overwritten: choose an empty "
+                "folder, or move those files away")
+
+    def add(self, name):
+        """Records ``name`` (just written) with its content's hash."""
+        self.files[name] = _sha256(os.path.join(self.directory, name))
+        write_text(self.path, json.dumps({
+            "written_by": "fiftyone_curvature.sdk.report.write_report",
+            "files": self.files}, indent=1, sort_keys=True))
 
 
 def _json_default(v):

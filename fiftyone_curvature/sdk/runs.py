@@ -83,23 +83,11 @@ def check_key_name(key, key_name="key"):
             f"field names), got {key!r}")
 
 
-def view_slug(name):
-    """The slug FiftyOne matches saved-view names by (case and punctuation
-    ignored: "K Top Memorized" and "k_top_memorized" are one view)."""
-    try:
-        return fou.to_slug(name)
-    except ValueError:  # not sluggable (empty, too long): itself
-        return name
-
-
 def foreign_views(dataset, names, owned=()):
-    """The saved views of ``dataset`` that one of ``names`` would replace
-    (same slug) and that are not in ``owned`` (the views of the run being
-    replaced), by their existing names."""
-    wanted = {view_slug(v) for v in names}
-    mine = {view_slug(v) for v in owned}
-    return [v for v in dataset.list_saved_views()
-            if view_slug(v) in wanted and view_slug(v) not in mine]
+    """The saved views of ``dataset`` that saving ``names`` would replace
+    (same name or FiftyOne slug) and are not in ``owned`` (the views of
+    the run being replaced)."""
+    return cv_views.clashing_views(dataset, names, owned)
 
 
 def check_run_key(samples, key, label_field, run_type, what, outputs_of,

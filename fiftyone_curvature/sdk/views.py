@@ -97,6 +97,39 @@ def view_name(key, suffix):
     return f"{key}_{suffix}"
 
 
+def view_slug(name):
+    """FiftyOne's slug of a saved view name
+    (``fiftyone.core.utils.to_slug``, what ``save_view`` compares): case,
+    whitespace and ``+_.-`` runs and other punctuation do not count, so
+    ``"K Top Memorized"``, ``"k-top-memorized"`` and ``"k_top_memorized"``
+    are one view. None for a name that has no valid slug."""
+    import fiftyone.core.utils as fou
+
+    try:
+        return fou.to_slug(name)
+    except ValueError:
+        return None
+
+
+def same_view_name(a, b):
+    """Whether saved view names ``a`` and ``b`` name the same saved view
+    for FiftyOne (equal, or equal slugs: ``save_view(a, overwrite=True)``
+    would replace ``b``)."""
+    if a == b:
+        return True
+    slug = view_slug(a)
+    return slug is not None and slug == view_slug(b)
+
+
+def clashing_views(dataset, names, owned=()):
+    """The saved views of ``dataset`` that saving ``names`` would replace
+    (same name or same slug, see :func:`same_view_name`), except those in
+    ``owned`` (exact names of views the caller itself created)."""
+    owned = set(owned)
+    return [v for v in dataset.list_saved_views() if v not in owned
+            and any(same_view_name(n, v) for n in names)]
+
+
 def view_names(key, suffixes=None):
     """Names of the saved views a run creates, in :data:`VIEW_BUILDERS`
     order (or of ``suffixes``)."""
@@ -168,21 +201,39 @@ def build_views(samples, key, label_field, thresholds=None):
 
 
 def save_views(samples, key, label_field, thresholds=None):
-    """Builds and saves a run's views on the dataset (overwriting views of
-    the same names).
+    """Builds and saves a run's views on the dataset (replacing views of
+    exactly the same names, which the run's key check found to be the
+    run's own; a view whose name differs but has the same slug is never
+    replaced).
 
     Returns:
         the list of saved view names
+
+    Raises:
+        ValueError: a saved view of another name has one of the views'
+            slugs (nothing is saved)
     """
     dataset = samples._root_dataset
+    built = build_views(samples, key, label_field, thresholds)
+    check_no_slug_clash(dataset, list(built))
     names = []
-    for name, (view, description) in build_views(
-        samples, key, label_field, thresholds
-    ).items():
+    for name, (view, description) in built.items():
         dataset.save_view(name, view, description=description,
                           overwrite=True)
         names.append(name)
     return names
+
+
+def check_no_slug_clash(dataset, names):
+    """Raises ValueError when a saved view whose name differs from each of
+    ``names`` has the slug of one of them (``save_view(...,
+    overwrite=True)`` would silently replace it)."""
+    clash = [v for v in clashing_views(dataset, names) if v not in names]
+    if clash:
+        raise ValueError(
+            f"Saved views {clash} have the same FiftyOne slug as "
+            f"{names} (case and punctuation do not count) and are never "
+            "replaced; rename them or choose another key")
 
 
 def delete_views(dataset, names):
