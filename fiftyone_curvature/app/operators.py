@@ -53,6 +53,15 @@ def _run_key_input(ctx, inputs, label="Curvature run", complete=True):
     return key
 
 
+def reload_keeping_filters(ctx):
+    """Reloads the dataset in the App (a new field shows in the sidebar)
+    and puts back the sidebar filters the reload clears."""
+    ctx.ops.reload_dataset()
+    filters = ctx.request_params.get("filters")
+    if filters:
+        ctx.trigger("set_filters", params=filters)
+
+
 # --------------------------------------------------------------------------
 # compute_curvature
 
@@ -164,14 +173,13 @@ def _compute_inputs(ctx, inputs):
         "<key>_<suffix>",
         validate_key,
     )
-    training_inputs(inputs, model_description=(
-        "auto: small_cnn under 16 px, resnet18 on a GPU, small_resnet on "
-        "CPU"))
+    training_inputs(inputs)
     inputs.int(
         "num_processes", default=1, min=1, label="Processes",
-        description="Data-parallel processes (one per GPU; gloo processes "
-        "on a CPU). Above 1 the run is delegated: the data is exported "
-        "once and the ranks are launched by torch's elastic launcher",
+        description="Copies of the training that split the samples "
+        "between them: one per GPU (on a CPU, one per few cores). 1 = one "
+        "process, right for most datasets; above 1 the run goes to the "
+        "delegated-operations queue (Schedule), not the App",
     )
     if error:
         return False
@@ -500,7 +508,7 @@ class Relabel(foo.Operator):
             target = ctx.view
         changed = relabel(ctx.dataset, ctx.params["key"],
                           ctx.params["new_field"], target=target)
-        ctx.ops.reload_dataset()
+        reload_keeping_filters(ctx)
         message = (f"{ctx.params['new_field']}: {changed} label(s) differ "
                    "from the original field")
         ctx.ops.notify(message, variant="success")

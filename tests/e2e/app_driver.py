@@ -30,6 +30,15 @@ def missing():
     return "; ".join(lacks)
 
 
+def _pythonpath():
+    """This checkout first, so that the App's server imports the package
+    under test (not another installed copy)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    rest = os.environ.get("PYTHONPATH")
+    return root + (os.pathsep + rest if rest else "")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,7 +69,7 @@ class AppServer:
             [exe, "app", "launch", dataset_name, "--remote", "--port",
              str(self.port), "--address", "127.0.0.1", "--wait", "-1"],
             stdout=self.log, stderr=subprocess.STDOUT,
-            env=dict(os.environ, **(env or {})),
+            env=dict(os.environ, PYTHONPATH=_pythonpath(), **(env or {})),
         )
         self.url = f"http://127.0.0.1:{self.port}/datasets/{dataset_name}"
         deadline = time.time() + timeout
@@ -95,10 +104,34 @@ class Page:
             viewport={"width": width, "height": height})
         self.errors = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.console = []
+        self.page.on("console", lambda m: self.console.append(
+            (m.type, m.text)))
+        #: operator executions the page asked for: (time, uri, method)
+        self.calls = []
+        self.page.on("request", self._record_call)
         self.url = url
         self.shots_dir = shots_dir
         os.makedirs(shots_dir, exist_ok=True)
         self.open()
+
+    def _record_call(self, request):
+        import json
+
+        if "/operators/execute" not in request.url:
+            return
+        try:
+            body = json.loads(request.post_data or "{}")
+        except ValueError:
+            return
+        params = body.get("params") or {}
+        self.calls.append((time.time(), body.get("operator_uri"),
+                           params.get("__method__")))
+
+    def panel_calls(self, since=0.0, uri_part="curvature_panel"):
+        """The panel's methods the page called after time ``since``."""
+        return [m for t, uri, m in self.calls
+                if t >= since and uri and uri_part in uri]
 
     def open(self):
         import re
