@@ -14,6 +14,7 @@ from ..sdk.views import VIEW_BUILDERS, resolve_thresholds, view_names
 from .forms import (
     key_input, label_field_input, training_inputs, training_kwargs,
 )
+from .estimate import estimate_notice
 from .base import (
     TrainingOperator, execute_on_dataset, execute_on_view,
 )
@@ -183,6 +184,13 @@ def _compute_inputs(ctx, inputs):
     )
     if error:
         return False
+    if _num_processes(ctx.params) == 1 and ctx.params.get("label_field"):
+        try:
+            kwargs = training_kwargs(ctx.params)
+        except ValueError:  # the form shows the bad number itself
+            kwargs = None
+        if kwargs is not None:
+            estimate_notice(ctx, inputs, ctx.params["label_field"], kwargs)
     names = ", ".join(view_names(key))
     inputs.view(
         "views_notice",
