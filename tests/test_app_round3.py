@@ -73,17 +73,30 @@ def test_run_label_fields_are_hidden_but_the_suggested_label(digits):
     import fiftyone_curvature as fc
 
     fc.compute_curvature(digits, "label", **TRAIN)
+    # FiftyOne's default (label fields only, no primitives) less the
+    # run's prediction
     active = digits.app_config.active_fields
-    assert active.exclude is True
-    assert "curvature_prediction" in active.paths
-    assert "curvature_suggested_label" not in active.paths
-    assert "label" not in active.paths and "ground_truth" not in active.paths
+    assert not active.exclude
+    assert set(active.paths) == {"ground_truth", "label",
+                                 "curvature_suggested_label"}
     fc.evaluate_corruption(digits, "ground_truth", **TRAIN)
     digits.reload()
     paths = digits.app_config.active_fields.paths
-    assert {"curvature_eval_prediction", "curvature_eval_label"} <= set(
-        paths)
-    assert "curvature_eval_suggested_label" not in paths
+    assert set(paths) == {"ground_truth", "label",
+                          "curvature_suggested_label",
+                          "curvature_eval_suggested_label"}
+
+
+def test_a_users_exclude_list_gets_the_runs_hidden_labels(digits):
+    import fiftyone_curvature as fc
+
+    digits.app_config.active_fields = fo.ActiveFields(
+        exclude=True, paths=["filepath"])
+    digits.save()
+    fc.compute_curvature(digits, "label", **TRAIN)
+    active = digits.app_config.active_fields
+    assert active.exclude is True
+    assert active.paths == ["filepath", "curvature_prediction"]
 
 
 def test_a_users_include_list_gets_only_the_suggested_label(digits):

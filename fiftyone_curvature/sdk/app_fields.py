@@ -22,15 +22,18 @@ def hide_run_labels(dataset, key):
     the App's grid by default and keeps its suggested label shown.
 
     Changes only what the run adds to ``dataset.app_config.active_fields``:
-    without active fields set, they become "all but the run's hidden
-    labels" (the user's own labels stay shown); an exclusion list gets the
-    run's hidden labels added; an inclusion list gets the suggested label
-    added.
+    without active fields set, they become FiftyOne's default (every
+    label field, no primitives) less the label fields of the dataset's
+    curvature runs but their suggested labels; an inclusion list gets the
+    run's suggested label added; an exclusion list the run's hidden
+    labels.
 
     Returns:
         the list of hidden fields
     """
     import fiftyone as fo
+
+    from .info import curvature_runs
 
     labels = run_label_fields(dataset, key)
     shown = [f for f in labels if f == suggested_label_field(key)]
@@ -38,7 +41,14 @@ def hide_run_labels(dataset, key):
     config = dataset.app_config
     active = config.active_fields
     if active is None:
-        active = fo.ActiveFields(exclude=True, paths=[])
+        runs_hidden = {f for k in curvature_runs(dataset)
+                       for f in run_label_fields(dataset, k)
+                       if f != suggested_label_field(k)}
+        default = fo.DatasetAppConfig.default_active_fields(dataset)
+        config.active_fields = fo.ActiveFields(paths=[
+            p for p in default.paths if p not in runs_hidden])
+        dataset.save()
+        return hidden
     add = hidden if active.exclude else shown
     missing = [f for f in add if f not in active.paths]
     if missing:
