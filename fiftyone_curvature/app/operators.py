@@ -54,13 +54,23 @@ def _run_key_input(ctx, inputs, label="Curvature run", complete=True):
     return key
 
 
+#: seconds between the App's dataset reload and the filters put back (the
+#: reload clears them when its query returns, after the operator's
+#: messages were applied)
+REFILTER_DELAY = 2.0
+
+
 def reload_keeping_filters(ctx):
-    """Reloads the dataset in the App (a new field shows in the sidebar)
-    and puts back the sidebar filters the reload clears."""
-    ctx.ops.reload_dataset()
+    """Yields a reload of the dataset in the App (a new field shows in the
+    sidebar) and, a moment later, the sidebar filters the reload clears
+    (for a generator execution)."""
+    import time
+
+    yield ctx.ops.reload_dataset()
     filters = ctx.request_params.get("filters")
     if filters:
-        ctx.trigger("set_filters", params=filters)
+        time.sleep(REFILTER_DELAY)
+        yield ctx.trigger("set_filters", params=filters)
 
 
 # --------------------------------------------------------------------------
@@ -481,6 +491,7 @@ class Relabel(foo.Operator):
             name="relabel",
             label="Curvature: copy labels with the suggested ones applied",
             dynamic=True,
+            execute_as_generator=True,
         )
 
     def resolve_input(self, ctx):
@@ -516,11 +527,11 @@ class Relabel(foo.Operator):
             target = ctx.view
         changed = relabel(ctx.dataset, ctx.params["key"],
                           ctx.params["new_field"], target=target)
-        reload_keeping_filters(ctx)
         message = (f"{ctx.params['new_field']}: {changed} label(s) differ "
                    "from the original field")
-        ctx.ops.notify(message, variant="success")
-        return {"new_field": ctx.params["new_field"], "changed": changed}
+        yield ctx.ops.notify(message, variant="success")
+        yield from reload_keeping_filters(ctx)
+        yield {"new_field": ctx.params["new_field"], "changed": changed}
 
     def resolve_output(self, ctx):
         outputs = types.Object()
