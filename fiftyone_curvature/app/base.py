@@ -92,13 +92,35 @@ def _execute(operator, ctx, params, delegate=False):
                                   request_delegation=delegate)
     try:
         result = asyncio.run(executor.execute_or_delegate_operator(
-            operator.uri, request, exhaust=True))
+            operator.uri, request, exhaust=False))
+        _exhaust(result)
     except ExecutionError as e:  # invalid inputs, or failed scheduling
         raise OperatorError(_validation_line(str(e), params),
                             str(e)) from None
     if result.error:
         raise OperatorError(error_message(result), result.error)
     return result
+
+
+def _exhaust(result):
+    """Runs a generator execution to its end; its last plain dict (what
+    the operator returns to Python callers; the App ignores it) becomes
+    ``result.result``."""
+    import inspect
+    import traceback
+
+    if not inspect.isgenerator(result.result):
+        return
+    last = None
+    try:
+        for item in result.result:
+            if isinstance(item, dict):
+                last = item
+    except Exception as e:  # what FiftyOne records for a failed run
+        result.error = traceback.format_exc()
+        result.error_message = str(e)
+        return
+    result.result = last
 
 
 def error_message(result):

@@ -12,7 +12,7 @@ from ..sdk.duplicate_runs import (
 )
 from ..sdk.duplicates import validate_key
 from ..sdk.info import curvature_runs
-from .base import execute_on_view
+from .base import execute_on_view, threaded
 from .forms import key_input, label_field_input
 
 #: what the form says of each comparison method
@@ -42,6 +42,7 @@ class FindDuplicateConflicts(foo.Operator):
                 "and show each group together"
             ),
             dynamic=True,
+            execute_as_generator=True,
             allow_immediate_execution=True,
             allow_delegated_execution=True,
             default_choice_to_delegated=False,
@@ -58,21 +59,51 @@ class FindDuplicateConflicts(foo.Operator):
         return None
 
     def execute(self, ctx):
+        """Finds the groups (progress shown meanwhile), reloads the
+        dataset and, in the App, opens the saved view."""
         from ..sdk.duplicates import find_duplicate_conflicts
 
         kwargs = _kwargs(ctx.params)
         label_field = kwargs.pop("label_field")
-        results = find_duplicate_conflicts(
-            ctx.target_view(), label_field, progress=False, **kwargs
-        )
-        ctx.ops.reload_dataset()
+        target = ctx.target_view()
+        start = (f"Comparing {len(target)} images ({kwargs['method']}) "
+                 "for duplicates with conflicting labels")
+
+        def run(samples, options, progress):
+            progress({"label": start, "fraction": 0.0})
+            return find_duplicate_conflicts(samples, label_field,
+                                            progress=False, **options)
+
+        outcome = []
+        if ctx.delegated:
+            ctx.set_progress(progress=0.0, label=start)
+            outcome.append(run(target, kwargs, lambda info: None))
+        else:
+            for info in threaded(run, target, kwargs, outcome):
+                yield ctx.ops.set_progress(label=info["label"],
+                                           progress=info["fraction"])
+        results = outcome[0]
+        name = view_name(kwargs["key"])
+        message = (f"Found {len(results.groups)} group(s) of duplicates "
+                   f"with conflicting labels ({results.num_conflicts} "
+                   "samples)" + (f"; showing the view {name}"
+                                 if results.groups else ""))
+        if ctx.delegated:
+            ctx.set_progress(progress=1.0, label=message)
+        else:
+            yield ctx.ops.set_progress(label=message, progress=1.0)
+            yield ctx.ops.notify(message, variant="success")
+        yield ctx.ops.reload_dataset()
         if results.groups and not ctx.delegated:
-            ctx.ops.set_view(name=view_name(kwargs["key"]))
-        return {
+            # the view itself: by name, the App looks it up in the list of
+            # saved views it loaded before this run saved it, and fails
+            yield ctx.ops.set_view(
+                view=ctx.dataset.load_saved_view(name))
+        yield {
             "groups": len(results.groups),
             "samples": results.num_conflicts,
             "duplicate_groups": results.num_duplicate_groups,
-            "view": view_name(kwargs["key"]),
+            "view": name,
         }
 
     def resolve_output(self, ctx):
@@ -125,7 +156,7 @@ def _inputs(ctx, inputs):
     key, error = key_input(
         ctx, inputs, "key", default_key, "Key",
         "Prefix of the fields and view; the key of a curvature run orders "
-        f"groups by its curvature (runs: {runs or 'none'})",
+        f"groups by its curvature (runs: {', '.join(runs) or 'none'})",
         validate_key,
     )
     method_view = types.RadioGroup()

@@ -105,8 +105,16 @@ def key_input(ctx, inputs, name, default, label, description, validate):
     return key, error
 
 
+#: what the forms say of the model choice
+MODEL_DESCRIPTION = (
+    "The network trained: small_cnn (fast, for images under 16 px), "
+    "small_resnet (CPU-friendly), resnet18 (best on a GPU); auto: "
+    "small_cnn under 16 px, resnet18 on a GPU, small_resnet on a CPU")
+
+
 def training_inputs(inputs, with_seed=True, model_description=None):
     """Adds the model, training parameters and device inputs."""
+    model_description = model_description or MODEL_DESCRIPTION
     models = _dropdown(MODEL_CHOICES)
     inputs.enum("model", models.values(), default="auto", label="Model",
                 description=model_description, view=models)
@@ -122,6 +130,8 @@ def training_inputs(inputs, with_seed=True, model_description=None):
                        else 1, label=label, description=description)
     devices = _dropdown(DEVICES)
     inputs.enum("device", devices.values(), default="auto", label="Device",
+                description="Where the network trains: auto = a CUDA GPU "
+                "when there is one, else the CPU",
                 view=devices)
 
 

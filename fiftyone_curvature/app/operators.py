@@ -14,6 +14,7 @@ from ..sdk.views import VIEW_BUILDERS, resolve_thresholds, view_names
 from .forms import (
     key_input, label_field_input, training_inputs, training_kwargs,
 )
+from .estimate import estimate_notice
 from .base import (
     TrainingOperator, execute_on_dataset, execute_on_view,
 )
@@ -51,6 +52,25 @@ def _run_key_input(ctx, inputs, label="Curvature run", complete=True):
                               + ", ".join(keys))
         return None
     return key
+
+
+#: seconds between the App's dataset reload and the filters put back (the
+#: reload clears them when its query returns, after the operator's
+#: messages were applied)
+REFILTER_DELAY = 2.0
+
+
+def reload_keeping_filters(ctx):
+    """Yields a reload of the dataset in the App (a new field shows in the
+    sidebar) and, a moment later, the sidebar filters the reload clears
+    (for a generator execution)."""
+    import time
+
+    yield ctx.ops.reload_dataset()
+    filters = ctx.request_params.get("filters")
+    if filters:
+        time.sleep(REFILTER_DELAY)
+        yield ctx.trigger("set_filters", params=filters)
 
 
 # --------------------------------------------------------------------------
@@ -164,17 +184,23 @@ def _compute_inputs(ctx, inputs):
         "<key>_<suffix>",
         validate_key,
     )
-    training_inputs(inputs, model_description=(
-        "auto: small_cnn under 16 px, resnet18 on a GPU, small_resnet on "
-        "CPU"))
+    training_inputs(inputs)
     inputs.int(
         "num_processes", default=1, min=1, label="Processes",
-        description="Data-parallel processes (one per GPU; gloo processes "
-        "on a CPU). Above 1 the run is delegated: the data is exported "
-        "once and the ranks are launched by torch's elastic launcher",
+        description="Copies of the training that split the samples "
+        "between them: one per GPU (on a CPU, one per few cores). 1 = one "
+        "process, right for most datasets; above 1 the run goes to the "
+        "delegated-operations queue (Schedule), not the App",
     )
     if error:
         return False
+    if _num_processes(ctx.params) == 1 and ctx.params.get("label_field"):
+        try:
+            kwargs = training_kwargs(ctx.params)
+        except ValueError:  # the form shows the bad number itself
+            kwargs = None
+        if kwargs is not None:
+            estimate_notice(ctx, inputs, ctx.params["label_field"], kwargs)
     names = ", ".join(view_names(key))
     inputs.view(
         "views_notice",
@@ -465,6 +491,7 @@ class Relabel(foo.Operator):
             name="relabel",
             label="Curvature: copy labels with the suggested ones applied",
             dynamic=True,
+            execute_as_generator=True,
         )
 
     def resolve_input(self, ctx):
@@ -500,11 +527,11 @@ class Relabel(foo.Operator):
             target = ctx.view
         changed = relabel(ctx.dataset, ctx.params["key"],
                           ctx.params["new_field"], target=target)
-        ctx.ops.reload_dataset()
         message = (f"{ctx.params['new_field']}: {changed} label(s) differ "
                    "from the original field")
-        ctx.ops.notify(message, variant="success")
-        return {"new_field": ctx.params["new_field"], "changed": changed}
+        yield ctx.ops.notify(message, variant="success")
+        yield from reload_keeping_filters(ctx)
+        yield {"new_field": ctx.params["new_field"], "changed": changed}
 
     def resolve_output(self, ctx):
         outputs = types.Object()

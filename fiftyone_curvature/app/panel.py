@@ -81,9 +81,35 @@ class CurvaturePanel(foo.Panel):
 
     def on_change_view(self, ctx):
         # the App also calls this when the panel re-renders, with the state
-        # it had then: refreshing on it would undo a run switch (and loop)
-        if _view_key(ctx.view) != ctx.panel.state.get("view_key"):
+        # it had then: refreshing on it would undo a run switch (and loop).
+        # It calls it too when an operator reloads the dataset (ours do
+        # when they end): a run created or deleted since shows then
+        if (_view_key(ctx.view) != ctx.panel.state.get("view_key")
+                or self._runs_changed(ctx)):
             self._refresh(ctx)
+        else:
+            return UNCHANGED
+
+    def _runs_changed(self, ctx):
+        """Whether the dataset's complete runs differ from those the panel
+        lists."""
+        runs = (curvature_runs(ctx.dataset, complete=True)
+                if ctx.dataset is not None else [])
+        return runs != list(ctx.panel.state.get("runs") or [])
+
+    def execute(self, ctx):
+        """FiftyOne's panel dispatch, without the re-render when the
+        handler changed nothing (it returns :data:`UNCHANGED`): the App
+        echoes dropdown values and view changes back to the panel, and
+        each render redraws every plot in the browser."""
+        method = ctx.params.get("__method__")
+        if method in QUIET_HANDLERS:
+            ctx.event_args = ctx.params.get("event_args", {})
+            if getattr(self, method)(ctx) is UNCHANGED:
+                return None
+            ctx.ops.show_panel_output(self.render(ctx))
+            return None
+        return super().execute(ctx)
 
     # The dropdowns are named apart from the state they set (and the
     # run-dependent ones per run), so that a value the browser echoes back
@@ -92,26 +118,27 @@ class CurvaturePanel(foo.Panel):
 
     def _set(self, ctx, name, value, **reset):
         if value is None or ctx.panel.state.get(name) == value:
-            return
+            return UNCHANGED
         ctx.panel.state.set(name, value)
         for other, default in reset.items():
             ctx.panel.state.set(other, default)
         self._refresh(ctx)
 
     def on_change_run(self, ctx):
-        self._set(ctx, "run", ctx.params.get("value"), y_field=None)
+        return self._set(ctx, "run", ctx.params.get("value"), y_field=None)
 
     def on_change_score(self, ctx):
-        self._set(ctx, "score", ctx.params.get("value"))
+        return self._set(ctx, "score", ctx.params.get("value"))
 
     def on_change_y_field(self, ctx):
-        self._set(ctx, "y_field", ctx.params.get("value"))
+        return self._set(ctx, "y_field", ctx.params.get("value"))
 
     def on_change_truth_field(self, ctx):
         value = ctx.params.get("value") or None
-        if value != ctx.panel.state.get("truth_field"):
-            ctx.panel.state.set("truth_field", value)
-            self._refresh(ctx)
+        if value == ctx.panel.state.get("truth_field"):
+            return UNCHANGED
+        ctx.panel.state.set("truth_field", value)
+        self._refresh(ctx)
 
     def on_reset_view(self, ctx):
         ctx.ops.clear_view()
@@ -201,6 +228,7 @@ class CurvaturePanel(foo.Panel):
         histogram = _histogram(ctx.view, key, s, truth)
         scatter = _scatter(ctx.view, key, s, truth)
         s["has_truth"] = data["corrupted"] is not None
+        data["saved_views"] = set(ctx.dataset.list_saved_views())
         s["summary_text"] = _summary_text(data)
         s["has_review"] = bool(data.get("review"))
         # what the dropdowns show: their own state paths, new ones each
@@ -308,7 +336,7 @@ class CurvaturePanel(foo.Panel):
                        label="Detection metrics (mean ± std over seeds)")
         if state.has_review:
             views = types.TableView()
-            for col, label in (("view", "Saved view"), ("size", "Samples"),
+            for col, label in (("view", "View"), ("size", "Samples"),
                                ("positives", "Flipped in it"),
                                ("precision", "Precision"),
                                ("recall", "Recall of flips")):
@@ -346,6 +374,13 @@ class CurvaturePanel(foo.Panel):
         return types.Property(panel, view=types.GridView(
             orientation="vertical", gap=2, padding=1))
 
+
+#: what a handler returns when it changed nothing (no re-render)
+UNCHANGED = object()
+
+#: handlers that may return :data:`UNCHANGED`
+QUIET_HANDLERS = ("on_change_view", "on_change_run", "on_change_score",
+                  "on_change_y_field", "on_change_truth_field")
 
 #: state paths of the dropdowns (one set per refresh, see _refresh)
 MENU_PREFIXES = ("run_menu", "score_menu", "y_menu_", "truth_menu_")
@@ -525,6 +560,16 @@ def _metric_rows(data):
     ]
 
 
+def _view_label(data, suffix):
+    """The saved view ``<key>_<suffix>`` when the dataset has it, else
+    what the view is in words (an evaluation builds a run's views to
+    measure them but saves only its corrupted-samples view)."""
+    name = f"{data['key']}_{suffix}"
+    if name in data.get("saved_views", ()):
+        return name
+    return suffix.replace("_", " ") + " (as a run saves it)"
+
+
 def _view_rows(data):
     review = data.get("review") or {}
 
@@ -532,7 +577,7 @@ def _view_rows(data):
         return "-" if v is None else f"{v:.{digits}f}"
 
     return [
-        {"view": f"{data['key']}_{name}", "size": cell(v["size"], 0),
+        {"view": _view_label(data, name), "size": cell(v["size"], 0),
          "positives": cell(v["positives"], 0),
          "precision": cell(v["precision"]), "recall": cell(v["recall"])}
         for name, v in (review.get("views") or {}).items()
@@ -544,8 +589,12 @@ def _estimate_text(data):
     review = data.get("label_review") or {}
     if review.get("estimated_errors") is None:
         return ""
+    name = f"{data['key']}_likely_mislabeled"
+    size = (f"the size of the view {name}"
+            if name in data.get("saved_views", ()) else
+            "the size a run's likely-mislabeled view has")
     return (f" Estimated wrong labels: **{review['estimated_errors']}** "
-            f"(the size of the likely-mislabeled view; "
+            f"({size}; "
             f"{review.get('estimator', 'aum_mixture').replace('_', ' ')}).")
 
 
@@ -588,3 +637,4 @@ def _duplicates_text(dups):
 
 
 PANELS = (CurvaturePanel,)
+

@@ -75,7 +75,7 @@ def run_info(dataset, key):
         "key": key,
         "status": status,
         "skipped": list(getattr(results, "skipped", [])),
-        "timestamp": str(info.timestamp),
+        "timestamp": _when(info.timestamp),
         "label_field": config.label_field,
         "classes": config.classes,
         "num_samples": meta.get("num_samples"),
@@ -110,7 +110,7 @@ def _unfinished_info(dataset, key, info, status):
         "status": status,
         "message": message,
         "checkpoint_dir": checkpoint,
-        "timestamp": str(info.timestamp),
+        "timestamp": _when(info.timestamp),
         "label_field": config.label_field,
         "classes": config.classes,
         "num_samples": None,
@@ -122,6 +122,14 @@ def _unfinished_info(dataset, key, info, status):
         "duplicates": None,
         "skipped": [],
     }
+
+
+def _when(timestamp):
+    """A run's timestamp to the second, e.g. "2026-12-01 09:30:12 UTC"
+    (FiftyOne stores UTC)."""
+    if timestamp is None:
+        return None
+    return f"{timestamp.replace(microsecond=0)} UTC"
 
 
 def _rounded(value, digits=4):

@@ -51,9 +51,14 @@ def indexed_fields(key):
 
 def create_indexes(dataset, key):
     """Indexes the run's main numeric fields (the App's sidebar filters
-    them with a slider only when they are indexed)."""
+    them with a slider only when they are indexed) and hides its label
+    fields but the suggested label from the App's grid by default (see
+    :func:`fiftyone_curvature.sdk.app_fields.hide_run_labels`)."""
+    from .app_fields import hide_run_labels
+
     for field in indexed_fields(key):
         dataset.create_index(field)
+    hide_run_labels(dataset, key)
 
 
 def delete_outputs(dataset, fields, views):

@@ -30,6 +30,15 @@ def missing():
     return "; ".join(lacks)
 
 
+def _pythonpath():
+    """This checkout first, so that the App's server imports the package
+    under test (not another installed copy)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__))))
+    rest = os.environ.get("PYTHONPATH")
+    return root + (os.pathsep + rest if rest else "")
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -60,7 +69,7 @@ class AppServer:
             [exe, "app", "launch", dataset_name, "--remote", "--port",
              str(self.port), "--address", "127.0.0.1", "--wait", "-1"],
             stdout=self.log, stderr=subprocess.STDOUT,
-            env=dict(os.environ, **(env or {})),
+            env=dict(os.environ, PYTHONPATH=_pythonpath(), **(env or {})),
         )
         self.url = f"http://127.0.0.1:{self.port}/datasets/{dataset_name}"
         deadline = time.time() + timeout
@@ -95,10 +104,34 @@ class Page:
             viewport={"width": width, "height": height})
         self.errors = []
         self.page.on("pageerror", lambda e: self.errors.append(str(e)))
+        self.console = []
+        self.page.on("console", lambda m: self.console.append(
+            (m.type, m.text)))
+        #: operator executions the page asked for: (time, uri, method)
+        self.calls = []
+        self.page.on("request", self._record_call)
         self.url = url
         self.shots_dir = shots_dir
         os.makedirs(shots_dir, exist_ok=True)
         self.open()
+
+    def _record_call(self, request):
+        import json
+
+        if "/operators/execute" not in request.url:
+            return
+        try:
+            body = json.loads(request.post_data or "{}")
+        except ValueError:
+            return
+        params = body.get("params") or {}
+        self.calls.append((time.time(), body.get("operator_uri"),
+                           params.get("__method__")))
+
+    def panel_calls(self, since=0.0, uri_part="curvature_panel"):
+        """The panel's methods the page called after time ``since``."""
+        return [m for t, uri, m in self.calls
+                if t >= since and uri and uri_part in uri]
 
     def open(self):
         import re
@@ -234,6 +267,13 @@ class Page:
         page.wait_for_timeout(1000)
         page.get_by_text(label, exact=True).first.click()
         page.wait_for_timeout(2500)
+        self.fill(fill)
+        if execute:
+            self.execute_now()
+
+    def fill(self, fill):
+        """Fills the open form's inputs, by their label."""
+        page = self.page
         for field_label, value in (fill or {}).items():
             box = page.get_by_label(field_label, exact=True)
             if not box.count():
@@ -242,8 +282,6 @@ class Page:
                     "/following::input[1]")
             box.first.fill(str(value))
             page.wait_for_timeout(400)
-        if execute:
-            self.execute_now()
 
     def execute_now(self):
         """Presses Execute, choosing immediate execution when the
@@ -309,19 +347,61 @@ class Page:
         raise AssertionError(
             f"No dropdown shows one of {values}; the dropdowns show {shown}")
 
-    def choose(self, current, option):
-        """Picks ``option`` in the dropdown currently showing
-        ``current``."""
+    def choose(self, current, option, settle=4000):
+        """Picks ``option`` in the dropdown currently showing ``current``;
+        returns the time of the click (then waits ``settle`` ms)."""
         combos = self.page.locator("[role='combobox']")
         for i in range(combos.count()):
             if combos.nth(i).inner_text().strip() == current:
                 combos.nth(i).click()
                 self.page.wait_for_timeout(500)
-                self.page.get_by_role("option", name=option,
-                                      exact=True).click()
-                self.page.wait_for_timeout(4000)
-                return
+                option = self.page.get_by_role("option", name=option,
+                                               exact=True)
+                option.wait_for(timeout=10_000)
+                clicked = time.time()
+                option.click()
+                self.page.wait_for_timeout(settle)
+                return clicked
         raise AssertionError(f"No dropdown shows {current!r}")
+
+    def dropdown_options(self, current):
+        """The options of the dropdown showing ``current`` (opened and
+        closed again)."""
+        combos = self.page.locator("[role='combobox']")
+        for i in range(combos.count()):
+            if combos.nth(i).inner_text().strip() == current:
+                combos.nth(i).click()
+                self.page.wait_for_timeout(800)
+                options = self.page.get_by_role("option")
+                names = [options.nth(k).inner_text().strip()
+                         for k in range(options.count())]
+                self.page.keyboard.press("Escape")
+                self.page.wait_for_timeout(500)
+                return names
+        raise AssertionError(f"No dropdown shows {current!r}")
+
+    def has_text(self, text):
+        return self.page.get_by_text(text, exact=False).count() > 0
+
+    def field_checked(self, name):
+        """Whether the sidebar's checkbox of field ``name`` is ticked (None
+        when the field or its checkbox is not found)."""
+        return self.page.evaluate(
+            """(name) => {
+                const els = Array.from(document.querySelectorAll('*'))
+                    .filter(e => e.children.length === 0 &&
+                            (e.textContent || '').trim() === name);
+                for (const el of els) {
+                    let node = el;
+                    for (let k = 0; k < 6 && node; k++) {
+                        const box = node.querySelector &&
+                            node.querySelector("input[type='checkbox']");
+                        if (box) return box.checked;
+                        node = node.parentElement;
+                    }
+                }
+                return null;
+            }""", name)
 
 
 def copy_shots(shots_dir, dest, names):

@@ -2,19 +2,26 @@
 Debian's chromium and Playwright, see .ci/run).
 
 One digits dataset, one App server, one browser page, the steps in order:
-compute from the operator browser (immediate) until its completion
-message, the new fields in the sidebar, each saved view with its count,
+compute from the operator browser (immediate): the form's duration
+estimate within a factor of 2 of the run, its completion message, the new
+fields in the sidebar with the run's label fields unticked (the user's
+labels and the suggested label ticked), each saved view with its count,
 the curvature slider in the sidebar (the grid's count follows the bound
-dragged to), tag_for_relabel and the tagged samples' count, the Curvature
-panel (every plot at least half the panel wide, a run switch shows the
-new run's traces only, a known-bad field's ROC survives a resize), and no
-uncaught page error. Every step saves a screenshot to
-$E2E_SCREENSHOTS (default: a temporary folder); the README's pictures are
-made by ``E2E_SCREENSHOTS=docs/images .venv/bin/python -m pytest
-tests/e2e``.
+dragged to), tag_for_relabel and the tagged samples' count, relabel under
+the tag filter (the filter stays), the duplicate finder ending on its
+view, the Curvature panel (every plot at least half the panel wide, a run
+switch settles in at most 2 s and 3 panel calls and shows the new run's
+traces only, an evaluation started from the panel shows in its Run menu,
+the views table names only existing views, a known-bad field's ROC
+survives a resize), and no uncaught page error. Every step saves a
+screenshot to $E2E_SCREENSHOTS (default: a temporary folder); the README's
+pictures are made by ``E2E_SCREENSHOTS=docs/images .venv/bin/python -m
+pytest tests/e2e``.
 """
 
 import os
+import re
+import time
 
 import pytest
 from fiftyone import ViewField as F
@@ -22,6 +29,10 @@ from fiftyone import ViewField as F
 from .app_driver import AppServer, Page, missing
 
 pytestmark = pytest.mark.slow
+
+#: epochs of the run computed in the browser (long enough that the form's
+#: estimate is not all fixed costs)
+EPOCHS = 20
 
 
 @pytest.fixture(scope="module")
@@ -53,15 +64,36 @@ def app(digits_maker, tmp_path_factory):
 
 def test_workflow_in_the_browser(app):
     dataset, page = app
+    try:
+        _workflow(dataset, page)
+    except BaseException:
+        page.shot("zz_failure")
+        raise
+
+
+def _workflow(dataset, page):
     assert page.sample_count() == 400
     page.shot("01_grid")
 
-    # compute from the operator browser, immediately, to its end message
-    page.run_operator("Curvature: compute", {"Epochs": 4}, execute=False)
+    # compute from the operator browser, immediately, to its end message;
+    # the form estimates the run's duration first (within 2x of the run)
+    page.run_operator("Curvature: compute", {"Epochs": EPOCHS},
+                      execute=False)
+    page.wait_text("Estimated duration:", timeout=120)
+    page.page.wait_for_timeout(1500)  # the estimate of the filled form
+    notice = page.page.get_by_text("Estimated duration:").first.inner_text()
     page.shot("02_compute_form")
+    t0 = time.time()
     page.execute_now()
     page.wait_text("Done: run 'curvature'", timeout=600)
+    real = time.time() - t0
     page.shot("03_compute_done")
+    match = re.search(r"about ([\d.]+) (s|min|h)", notice)
+    assert match, notice
+    estimate = float(match.group(1)) * {"s": 1, "min": 60, "h": 3600}[
+        match.group(2)]
+    print(f"form estimate {estimate:.0f} s, real run {real:.1f} s")
+    assert real / 2 <= estimate <= 2 * real, (notice, real)
     dataset.reload()
     assert "curvature" in dataset.list_brain_runs()
 
@@ -71,6 +103,18 @@ def test_workflow_in_the_browser(app):
         # the dataset reloads when the run ends: the fields appear then
         page.page.get_by_text(field, exact=True).first.wait_for(
             timeout=120_000)
+    # the grid's label badges: the user's labels and the suggested label
+    # shown, the run's predictions and the evaluation's labels not
+    page.page.wait_for_timeout(2000)
+    shown = {f: page.field_checked(f) for f in (
+        "label", "ground_truth", "curvature_suggested_label",
+        "curvature_prediction", "curvature_eval_prediction",
+        "curvature_eval_label")}
+    assert shown == {"label": True, "ground_truth": True,
+                     "curvature_suggested_label": True,
+                     "curvature_prediction": False,
+                     "curvature_eval_prediction": False,
+                     "curvature_eval_label": False}, shown
 
     # each saved view opens from the views selector with its count
     current = "Unsaved view"
@@ -110,8 +154,38 @@ def test_workflow_in_the_browser(app):
     page.filter_by_tag("relabel")
     assert page.wait_count(10, timeout=60), page.sample_count()
     page.shot("06_tagged")
+
+    # relabel under the tag filter: the new field shows, the filter stays
+    new_field = (dataset.get_brain_info("curvature").config.label_field
+                 + "_relabeled")
+    page.run_operator(
+        "Curvature: copy labels with the suggested ones applied")
+    page.wait_text(f"{new_field}:", timeout=120)
+    page.page.keyboard.press("Escape")
+    page.page.get_by_text(new_field, exact=True).first.wait_for(
+        timeout=60_000)
+    page.page.wait_for_timeout(2000)
+    assert page.wait_count(10, timeout=30), page.sample_count()
+    page.shot("06b_relabel_keeps_filter")
     page.reset_filter()
     assert page.wait_count(400, timeout=60)
+
+    # the duplicate finder ends on its saved view (the App's count is the
+    # view's), with a message
+    page.run_operator("Curvature: find duplicates with conflicting labels",
+                      {"Key": "curvature"})
+    page.wait_text("group(s) of duplicates", timeout=300)
+    dataset.reload()
+    groups = dataset.load_saved_view("curvature_duplicate_conflicts")
+    page.page.keyboard.press("Escape")
+    if len(groups):
+        assert page.wait_count(len(groups), timeout=60), (
+            len(groups), page.sample_count())
+    page.shot("06c_duplicates")
+    unexpected = [c for c in page.console if "does not exist" in c[1]]
+    assert unexpected == [], unexpected
+    page.page.keyboard.press("Escape")
+    # (the panel's Reset view below brings back every sample)
 
     # the panel: plots at least half its width; a run switch shows the
     # new run's traces only
@@ -126,19 +200,31 @@ def test_workflow_in_the_browser(app):
     panel = page.page.get_by_text("Finite-difference input-loss curvature",
                                   exact=False).first.bounding_box()
     assert widths and min(widths) >= 0.5 * panel["width"], widths
+    # the views table names only views the dataset has
+    saved = set(dataset.list_saved_views())
+    cells = page.page.evaluate(
+        """() => Array.from(document.querySelectorAll('td'))
+        .map(td => td.innerText.trim())""")
+    named = [c for c in cells if re.fullmatch(r"curvature\w*_[a-z_]+", c)]
+    assert all(c in saved for c in named), (named, saved)
     before = page.plot_traces()
     current = page.dropdown_value(("curvature", "curvature_eval"))
     other = "curvature" if current == "curvature_eval" else "curvature_eval"
-    page.choose(current, other)
-    # the panel recomputes its summary and plots for the new run
     summary = ("Run " if other == "curvature" else "Evaluation ") + other
-    page.wait_text(summary + ":", timeout=180)
-    for _ in range(60):
+    # a run switch settles (summary and plots of the new run) in at most
+    # 2 s and 3 panel calls
+    clicked = page.choose(current, other, settle=0)
+    settled = None
+    while time.time() - clicked < 180:
         after = page.plot_traces()
-        if after != before:
+        if page.has_text(summary + ":") and after != before and all(after):
+            settled = time.time() - clicked
             break
-        page.page.wait_for_timeout(1000)
-    page.page.wait_for_timeout(2000)
+        page.page.wait_for_timeout(100)
+    page.page.wait_for_timeout(3000)
+    calls = page.panel_calls(clicked)
+    print(f"run switch: settled in {settled:.2f} s, panel calls {calls}")
+    assert settled is not None, "the run switch never settled"
     after = page.plot_traces()
     names = {t[0] for plot in after for t in plot}
     if other == "curvature":
@@ -160,6 +246,31 @@ def test_workflow_in_the_browser(app):
         assert page.wait_traces(lambda p: len(p) == 4), page.plot_traces()
         page.shot("09_known_bad_after_resize")
         page.page.set_viewport_size({"width": 1600, "height": 1000})
+
+    # an evaluation started from the panel while it is open: its Run menu
+    # lists it when the run ends
+    page.page.get_by_text("Evaluate on injected noise", exact=True) \
+        .first.click()
+    page.page.wait_for_timeout(2500)
+    page.fill({"Run key": "curvature_eval2", "Epochs": 2})
+    page.execute_now()
+    page.wait_text("Done: evaluation 'curvature_eval2'", timeout=600)
+    page.page.keyboard.press("Escape")
+    shown = page.dropdown_value(("curvature", "curvature_eval",
+                                 "curvature_eval2"))
+    for _ in range(30):
+        options = page.dropdown_options(shown)
+        if "curvature_eval2" in options:
+            break
+        page.page.wait_for_timeout(1000)
+        shown = page.dropdown_value(("curvature", "curvature_eval",
+                                     "curvature_eval2"))
+    assert "curvature_eval2" in options, options
+    page.shot("10_panel_new_run")
+
+    # the run switch's budget, checked last so that the steps above run
+    # (measured 4.1 s and 14 calls, see the issue: not met yet)
+    assert settled <= 2.0 and len(calls) <= 3, (settled, calls)
 
     # no uncaught page error, except FiftyOne's own "entry is loading"
     # (a state entry read while it loads; seen here on a loaded machine when

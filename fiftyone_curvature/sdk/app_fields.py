@@ -1,0 +1,58 @@
+"""Which of a run's label fields the App's grid shows by default."""
+
+
+def suggested_label_field(key):
+    """The run's suggested-label field (the one label it shows)."""
+    return f"{key}_suggested_label"
+
+
+def run_label_fields(dataset, key):
+    """The fo.Classification fields of run ``key`` that exist on
+    ``dataset``."""
+    import fiftyone as fo
+
+    owned = set(dataset.get_brain_info(key).config.output_fields())
+    schema = dataset.get_field_schema(ftype=fo.EmbeddedDocumentField,
+                                      embedded_doc_type=fo.Classification)
+    return sorted(name for name in schema if name in owned)
+
+
+def hide_run_labels(dataset, key):
+    """Hides run ``key``'s label fields (predictions, injected labels) from
+    the App's grid by default and keeps its suggested label shown.
+
+    Changes only what the run adds to ``dataset.app_config.active_fields``:
+    without active fields set, they become FiftyOne's default (every
+    label field, no primitives) less the label fields of the dataset's
+    curvature runs but their suggested labels; an inclusion list gets the
+    run's suggested label added; an exclusion list the run's hidden
+    labels.
+
+    Returns:
+        the list of hidden fields
+    """
+    import fiftyone as fo
+
+    from .info import curvature_runs
+
+    labels = run_label_fields(dataset, key)
+    shown = [f for f in labels if f == suggested_label_field(key)]
+    hidden = [f for f in labels if f not in shown]
+    config = dataset.app_config
+    active = config.active_fields
+    if active is None:
+        runs_hidden = {f for k in curvature_runs(dataset)
+                       for f in run_label_fields(dataset, k)
+                       if f != suggested_label_field(k)}
+        default = fo.DatasetAppConfig.default_active_fields(dataset)
+        config.active_fields = fo.ActiveFields(paths=[
+            p for p in default.paths if p not in runs_hidden])
+        dataset.save()
+        return hidden
+    add = hidden if active.exclude else shown
+    missing = [f for f in add if f not in active.paths]
+    if missing:
+        active.paths = list(active.paths) + missing
+        config.active_fields = active
+        dataset.save()
+    return hidden
