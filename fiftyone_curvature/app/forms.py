@@ -18,6 +18,7 @@ LABELS = {
     "h": "Finite-difference step h",
     "score_every": "Score every k-th epoch",
     "score_from": "Score from (fraction of training)",
+    "threads": "CPU threads",
 }
 
 TRAINING_PARAMS = {
@@ -35,6 +36,11 @@ TRAINING_PARAMS = {
                    "Fraction of training before which curvature is not "
                    "scored (0 = from the start)"),
     "image_size": (32, "Working resolution; smaller images keep their size"),
+    "threads": (None,
+                "CPU threads; empty: timed before training (1, the free "
+                "and all cores; the fastest is kept and stored in the "
+                "run's config), which holds up when other programs share "
+                "the CPU"),
     "seed": (_DEFAULTS.seed, "Random seed"),
 }
 

@@ -150,6 +150,7 @@ class ComputeCurvature(TrainingOperator):
         device="auto",
         seed=0,
         num_processes=1,
+        threads=None,
         delegate=False,
     ):
         """Runs the operator from Python (see
@@ -162,7 +163,7 @@ class ComputeCurvature(TrainingOperator):
             model=model, epochs=epochs, probes=probes, h=h,
             score_every=score_every, score_from=score_from,
             image_size=image_size, device=device,
-            seed=seed, num_processes=num_processes,
+            seed=seed, num_processes=num_processes, threads=threads,
         )
         return execute_on_view(self, sample_collection, params, delegate)
 

@@ -14,9 +14,14 @@ def int_or_auto(value):
     return value if value in ("auto", "model") else int(value)
 
 
+def threads_arg(value):
+    """argparse type of --threads: "auto" or an integer."""
+    return value if value == "auto" else int(value)
+
+
 def add_training_args(parser, epochs_default=None):
     """Adds --epochs, --probes, --h, --score-every, --score-from, --model,
-    --device, --seed and --set NAME=VALUE to ``parser``."""
+    --device, --threads, --seed and --set NAME=VALUE to ``parser``."""
     defaults = TrackingConfig()
     parser.add_argument("--epochs", type=int,
                         default=epochs_default or defaults.epochs,
@@ -42,6 +47,12 @@ def add_training_args(parser, epochs_default=None):
                         help="auto, small_cnn, small_resnet or resnet18")
     parser.add_argument("--device", default=defaults.device,
                         help="auto, cpu, cuda or cuda:i")
+    parser.add_argument("--threads", type=threads_arg,
+                        default=defaults.threads,
+                        help="CPU threads: 'auto' (default) times 1, the "
+                        "free and all cores before training and keeps the "
+                        "fastest (stored in the run's config); an integer "
+                        "fixes it")
     parser.add_argument("--seed", type=int, default=defaults.seed,
                         help="random seed (default %(default)s)")
     parser.add_argument("--set", action="append", default=[],
@@ -70,7 +81,7 @@ def tracking_kwargs(args):
     kwargs = dict(
         model=args.model, epochs=args.epochs, probes=args.probes, h=args.h,
         score_every=args.score_every, score_from=args.score_from,
-        device=args.device, seed=args.seed,
+        device=args.device, seed=args.seed, threads=args.threads,
     )
     kwargs.update(parse_sets(args.set))
     return kwargs

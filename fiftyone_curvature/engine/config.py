@@ -149,13 +149,16 @@ class TrackingConfig:
             float32, faster)
         compile (False): ``torch.compile`` the training model (pays only
             on long runs: compiling takes minutes on a small CPU)
-        threads (None): CPU threads for the run; None = PyTorch's
-            default (all cores); an integer sets it; "auto" times a few
-            training steps at 1 thread and at all cores before training and
-            keeps the faster (on a shared, busy CPU one thread can be many
-            times faster). Scores depend on the thread count (float sums
-            in another order), so "auto" is not the default: a seed gives
-            the same scores only at a fixed count
+        threads ("auto"): CPU threads for the run; "auto" times a few
+            training steps at 1 thread, at the cores the load average
+            leaves free and at every core the process may use (affinity,
+            cgroup quota) before training and keeps the fastest (on a
+            shared, busy CPU one thread can be 10-20x faster than all
+            cores); an integer sets it; None = PyTorch's default (all
+            cores). Scores depend on the thread count (float sums in
+            another order): the chosen count is stored in the run's
+            config, and a rerun with that config (or a fixed integer)
+            gives the same scores for a seed
         seed (0): seeds model init, data order, augmentation and probes
         record_probes (False): keep the (N, E, probes) per-probe scores
         record_embeddings (False): keep (N, D) penultimate features of the
@@ -189,7 +192,7 @@ class TrackingConfig:
     channels_last: bool = True
     fuse_bn: bool = True
     compile: bool = False
-    threads: object = None
+    threads: object = "auto"
     seed: int = 0
     record_probes: bool = False
     record_embeddings: bool = False

@@ -15,16 +15,23 @@ option with a default measured by ``benchmarks/cpu_levers.py``:
   float32; about 1.2x faster scoring on CPU).
 - ``compile`` (False): ``torch.compile`` of the training model (minutes of
   compilation on a small CPU; did not pay here).
-- ``threads`` (None: all cores): CPU threads of the run; "auto" times a few
-  training steps at one thread and at PyTorch's default before the first
-  epoch and keeps the faster. On a CPU that other processes share,
-  OpenMP threads that wait for a preempted sibling make two threads many
-  times slower than one (measured 10-20x here under a load of 8 on 2
-  cores); on an idle CPU all cores win.
+- ``threads`` ("auto"): CPU threads of the run; "auto" times a few
+  training steps at each candidate count (1, the cores that look free
+  from the load average, and every core this process may use: its
+  affinity mask capped by a cgroup CPU quota) before the first epoch and
+  keeps the fastest; the chosen count is stored in the run's config, so a
+  rerun with that config reproduces the scores. On a CPU that other
+  processes share, OpenMP threads that wait for a preempted sibling make
+  two threads many times slower than one (measured 10-20x here under a
+  load of 8 on 2 cores); on an idle CPU all cores win.
 """
 
 import contextlib
+import copy
 import logging
+import math
+import os
+import time
 
 logger = logging.getLogger(__name__)
 
@@ -172,21 +179,75 @@ def num_threads(threads):
         torch.set_num_threads(old)
 
 
-def calibrate_threads(model, xb, yb, device, amp, repeats=3):
-    """The faster thread count for training steps on ``xb`` (B, C, H, W)
-    / ``yb`` (B,): 1 or PyTorch's default, timed on a throwaway copy of
-    ``model`` (the run's model, optimiser and random streams are not
-    touched). Returns PyTorch's default on a single-thread machine or
-    off the CPU."""
-    import copy
-    import time
+def _cgroup_quota(root="/sys/fs/cgroup"):
+    """CPUs allowed by a cgroup CPU quota (v2 ``cpu.max`` or v1
+    ``cpu.cfs_quota_us``), or None when there is none."""
+    try:
+        with open(os.path.join(root, "cpu.max")) as f:
+            quota, period = f.read().split()[:2]
+        if quota != "max":
+            return float(quota) / float(period)
+        return None
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(os.path.join(root, "cpu", "cpu.cfs_quota_us")) as f:
+            quota = float(f.read())
+        with open(os.path.join(root, "cpu", "cpu.cfs_period_us")) as f:
+            period = float(f.read())
+        return quota / period if quota > 0 else None
+    except (OSError, ValueError):
+        return None
 
+
+def available_cpus(cgroup_root="/sys/fs/cgroup"):
+    """The CPUs this process may use: its affinity mask, capped by a
+    cgroup CPU quota (rounded up, at least 1)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    quota = _cgroup_quota(cgroup_root)
+    if quota is not None:
+        cpus = min(cpus, max(1, math.ceil(quota)))
+    return max(1, cpus)
+
+
+def free_cpus(available, load=None):
+    """Of ``available`` CPUs, how many the 1-minute load average leaves
+    free (at least 1); ``load`` None reads ``os.getloadavg``."""
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):
+            return available
+    return int(min(available, max(1, round(available - load))))
+
+
+def thread_candidates(available, free):
+    """The thread counts "auto" times: 1, the free CPUs and all of them."""
+    return sorted({1, int(free), int(available)})
+
+
+def calibrate_threads(model, xb, yb, device, amp, repeats=3,
+                      candidates=None):
+    """The fastest thread count for training steps on ``xb`` (B, C, H, W)
+    / ``yb`` (B,) among ``candidates`` (None:
+    :func:`thread_candidates` of this machine's CPUs and load), timed
+    twice each, interleaved, on a throwaway copy of ``model`` (the run's
+    model, optimiser and random streams are not touched). Off the CPU,
+    or with a single candidate, returns it without timing."""
     import torch
     import torch.nn.functional as F
 
+    if candidates is None:
+        available = available_cpus()
+        candidates = thread_candidates(available, free_cpus(available))
     default = torch.get_num_threads()
-    if device.type != "cpu" or default <= 1:
+    if device.type != "cpu":
         return default
+    if len(candidates) == 1:
+        return candidates[0]
     probe = copy.deepcopy(getattr(model, "_orig_mod", model)).train()
 
     def step():
@@ -196,7 +257,7 @@ def calibrate_threads(model, xb, yb, device, amp, repeats=3):
         probe.zero_grad(set_to_none=True)
 
     best = {}
-    for threads in (1, default, 1, default):
+    for threads in list(candidates) * 2:
         with num_threads(threads):
             step()  # warm-up at this setting
             t0 = time.perf_counter()

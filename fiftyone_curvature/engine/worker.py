@@ -66,6 +66,7 @@ def run(argv=None):
     from .config import TrackingConfig
     from .datafile import load_export, save_result, write_progress
     from .distributed import env_world, init_process_group
+    from . import performance
     from .training import train_and_track
 
     args = build_parser().parse_args(argv)
@@ -80,7 +81,12 @@ def run(argv=None):
     cfg = dataclasses.replace(cfg, device=device.type)
     if device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:
         # the ranks of a machine share its cores
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // local_world))
+        torch.set_num_threads(
+            max(1, performance.available_cpus() // local_world))
+    if cfg.threads == "auto":
+        # ranks time nothing: each takes its share (set above), the same
+        # count on every rank
+        cfg = dataclasses.replace(cfg, threads=None)
     dist = init_process_group(device) if world > 1 else None
     progress = _progress(args.export_dir, rank, write_progress)
     t0 = time.perf_counter()
