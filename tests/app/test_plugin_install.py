@@ -10,7 +10,9 @@ import subprocess
 import sys
 import tomllib
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 PLUGIN = "@fiftyone-curvature/curvature"
 
 
