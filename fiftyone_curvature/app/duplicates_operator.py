@@ -12,6 +12,7 @@ from ..sdk.duplicate_runs import (
 )
 from ..sdk.duplicates import validate_key
 from ..sdk.info import curvature_runs
+from ..engine.constants import RUN_KEY
 from .base import execute_on_view
 from .forms import key_input, label_field_input
 
@@ -84,7 +85,7 @@ class FindDuplicateConflicts(foo.Operator):
         outputs.str("view", label="Saved view")
         return types.Property(outputs)
 
-    def __call__(self, sample_collection, label_field, key="curvature",
+    def __call__(self, sample_collection, label_field, key=RUN_KEY,
                  method="aligned", threshold=None, embeddings_field=None,
                  exact=True, delegate=False):
         """Runs the operator from Python (see
@@ -100,7 +101,7 @@ def _kwargs(params):
     method = params.get("method") or "aligned"
     kwargs = {
         "label_field": params["label_field"],
-        "key": params.get("key") or "curvature",
+        "key": params.get("key") or RUN_KEY,
         "method": method,
         "exact": bool(params.get("exact", True)),
     }
@@ -121,7 +122,7 @@ def _inputs(ctx, inputs):
     ):
         return False
     runs = curvature_runs(ctx.dataset, complete=True)
-    default_key = runs[0] if len(runs) == 1 else "curvature"
+    default_key = runs[0] if len(runs) == 1 else RUN_KEY
     key, error = key_input(
         ctx, inputs, "key", default_key, "Key",
         "Prefix of the fields and view; the key of a curvature run orders "

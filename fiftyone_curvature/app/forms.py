@@ -6,6 +6,7 @@ Imports nothing heavy: the App imports the operator modules at start-up.
 import fiftyone.operators.types as types
 
 from ..engine.config import DEVICES, MODELS, TrackingConfig
+from ..engine.constants import IMAGE_SIZE
 
 #: model names offered in the forms
 MODEL_CHOICES = ("auto",) + MODELS
@@ -34,7 +35,7 @@ TRAINING_PARAMS = {
     "score_from": (_DEFAULTS.score_from,
                    "Fraction of training before which curvature is not "
                    "scored (0 = from the start)"),
-    "image_size": (32, "Working resolution; smaller images keep their size"),
+    "image_size": (IMAGE_SIZE, "Working resolution; smaller images keep their size"),
     "seed": (_DEFAULTS.seed, "Random seed"),
 }
 
@@ -129,8 +130,8 @@ def training_kwargs(params, with_seed=True):
     """The model, training parameters and device of a form's params, with
     defaults for those left empty, as the SDK's keyword arguments."""
     kwargs = {
-        "model": params.get("model") or "auto",
-        "device": params.get("device") or "auto",
+        "model": params.get("model") or _DEFAULTS.model,
+        "device": params.get("device") or _DEFAULTS.device,
     }
     for name, (default, _) in TRAINING_PARAMS.items():
         if name == "seed" and not with_seed:

@@ -8,8 +8,11 @@ App loads the plugin.
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..engine.constants import RUN_KEY
+from ..engine.dynamics import SCORES
 from ..sdk.compute import validate_key
 from ..sdk.info import curvature_runs, is_evaluation, run_info
+from ..sdk.runs import output_fields
 from ..sdk.views import VIEW_BUILDERS, resolve_thresholds, view_names
 from .forms import (
     key_input, label_field_input, training_inputs, training_kwargs,
@@ -96,7 +99,7 @@ class ComputeCurvature(TrainingOperator):
     def sdk_kwargs(self, params):
         return {
             "label_field": params["label_field"],
-            "curvature_field": params.get("curvature_field") or "curvature",
+            "curvature_field": params.get("curvature_field") or RUN_KEY,
             "nproc": _num_processes(params),
             **training_kwargs(params),
         }
@@ -119,16 +122,16 @@ class ComputeCurvature(TrainingOperator):
         self,
         sample_collection,
         label_field,
-        curvature_field="curvature",
-        model="auto",
+        curvature_field=RUN_KEY,
+        model=None,
         epochs=None,
         probes=None,
         h=None,
         score_every=None,
         score_from=None,
         image_size=None,
-        device="auto",
-        seed=0,
+        device=None,
+        seed=None,
         num_processes=1,
         delegate=False,
     ):
@@ -158,7 +161,7 @@ def _compute_inputs(ctx, inputs):
     ):
         return False
     key, error = key_input(
-        ctx, inputs, "curvature_field", "curvature",
+        ctx, inputs, "curvature_field", RUN_KEY,
         "Curvature field / run key",
         "Output field and brain key; the other fields are named "
         "<key>_<suffix>",
@@ -180,9 +183,10 @@ def _compute_inputs(ctx, inputs):
         "views_notice",
         types.Notice(
             label=(
-                f"Writes {key}, {key}_epochs, {key}_percentile, "
-                f"{key}_prediction and {key}_<score> fields; saves the "
-                f"views {names}"
+                f"Writes the fields "
+                f"{', '.join(output_fields(key, score_names=()))} and "
+                f"{key}_<score> for each of the {len(SCORES)} "
+                f"training-dynamics scores; saves the views {names}"
             )
         ),
     )

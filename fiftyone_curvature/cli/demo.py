@@ -2,6 +2,8 @@
 
 import os
 
+from ..engine.constants import NOISE, RUN_KEY
+
 DEMO_DATASET = "curvature-demo-digits"
 #: training epochs of the demo (the README's demo table was measured at it)
 DEMO_EPOCHS = 15
@@ -16,7 +18,7 @@ def default_cache_dir():
     return os.path.join(base, "fiftyone-curvature")
 
 
-def make_digits_dataset(name=DEMO_DATASET, noise=0.1, seed=0,
+def make_digits_dataset(name=DEMO_DATASET, noise=NOISE, seed=0,
                         cache_dir=None, limit=None):
     """Builds a FiftyOne dataset of scikit-learn's 1,797 8x8 digits.
 
@@ -82,7 +84,7 @@ def make_digits_dataset(name=DEMO_DATASET, noise=0.1, seed=0,
     return dataset
 
 
-def demo_scores(dataset, key="curvature"):
+def demo_scores(dataset, key=RUN_KEY):
     """AUROC / AP / FPR@95 of curvature and every training-dynamics score
     for finding the ``flipped`` samples of a demo dataset.
 
@@ -107,7 +109,7 @@ def demo_scores(dataset, key="curvature"):
     return score_table(flipped, scores)
 
 
-def demo_views(dataset, key="curvature"):
+def demo_views(dataset, key=RUN_KEY):
     """How well the saved views of a demo run find the ``flipped`` samples,
     read back from the dataset as a user would.
 

@@ -9,6 +9,8 @@ import dataclasses
 import math
 import re
 
+from .constants import SCORE_GAP, SCORE_RISE
+
 #: model architectures (see :mod:`fiftyone_curvature.engine.models`)
 MODELS = ("small_cnn", "small_resnet", "resnet18")
 #: learning-rate schedules
@@ -178,8 +180,8 @@ class TrackingConfig:
     norm: str = "l2"
     score_every: object = "model"
     score_from: float = 0.0
-    score_rise: float = 0.01
-    score_gap: int = 8
+    score_rise: float = SCORE_RISE
+    score_gap: int = SCORE_GAP
     aggregate: str = "mean"
     el2n_epoch: int = None
     score_batch_size: int = 256
@@ -385,8 +387,8 @@ class TrackingConfig:
         return max(1, round(0.1 * self.epochs))
 
 
-def adaptive_scored_epochs(train_accuracy, epochs, rise=0.02, gap=4,
-                           warmup=2):
+def adaptive_scored_epochs(train_accuracy, epochs, rise=SCORE_RISE,
+                           gap=SCORE_GAP, warmup=2):
     """The epochs the ``score_every="auto"`` schedule scores.
 
     Dense while the network still learns, sparse after: epoch e (1-based)
@@ -400,8 +402,10 @@ def adaptive_scored_epochs(train_accuracy, epochs, rise=0.02, gap=4,
         train_accuracy: the training accuracies of the epochs trained so
             far (a prefix of the run's, any length up to ``epochs``)
         epochs: E, the run's number of epochs
-        rise (0.02): accuracy rise that triggers scoring
-        gap (4): longest run of unscored epochs plus one
+        rise (0.01): accuracy rise that triggers scoring (the config's
+            ``score_rise``)
+        gap (8): longest run of unscored epochs plus one (the config's
+            ``score_gap``)
         warmup (2): leading epochs always scored
 
     Returns:

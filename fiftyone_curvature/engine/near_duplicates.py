@@ -33,14 +33,13 @@ import dataclasses
 
 import numpy as np
 
+from .constants import NEIGHBORS
 from .neighbors import group_pairs
 
 #: coarse search resolution (side of the index vectors' image)
 SEARCH_SIZE = 8
 #: verification resolution (upper bound; small images keep their side)
 VERIFY_SIZE = 16
-#: candidates per image from the index
-NEIGHBORS = 10
 #: neighbours of each shifted / cropped query window
 QUERY_NEIGHBORS = 3
 #: robust z of the absolute threshold (see :func:`data_threshold`)

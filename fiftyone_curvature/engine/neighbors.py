@@ -4,10 +4,7 @@ scipy)."""
 
 import numpy as np
 
-#: neighbours searched for :func:`conflict_distances`
-NEIGHBORS = 10
-
-
+from .constants import NEIGHBORS
 
 
 def pixel_features(images):

@@ -2,9 +2,7 @@
 
 import numpy as np
 
-
-#: the smallest image side the networks train on
-MIN_SIDE = 4
+from .constants import MIN_SIDE
 
 
 def as_tensors(inputs, labels, num_classes):

@@ -5,6 +5,7 @@ import logging
 
 from ..engine.checkpoint import check_checkpoint_dir
 from ..engine.config import TrackingConfig
+from ..engine.constants import IMAGE_SIZE, RUN_KEY
 from ..engine.dynamics import SCORES
 from . import views as cv_views
 from .duplicates import resolve_duplicates_option
@@ -22,9 +23,9 @@ logger = logging.getLogger(__name__)
 def compute_curvature(
     samples,
     label_field,
-    curvature_field="curvature",
+    curvature_field=RUN_KEY,
     classes=None,
-    image_size=32,
+    image_size=IMAGE_SIZE,
     model=None,
     epochs=None,
     probes=None,

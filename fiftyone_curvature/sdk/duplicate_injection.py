@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from ..engine.config import TrackingConfig
+from ..engine.constants import IMAGE_SIZE
 from ..engine.copies import KINDS
 from ..engine.dynamics import SCORES, suspicion
 from ..engine.metrics import detection_metrics, format_summary_table, summarize
@@ -168,7 +169,7 @@ def evaluate_duplicates(
     threshold=None,
     embeddings_threshold=None,
     classes=None,
-    image_size=32,
+    image_size=IMAGE_SIZE,
     config=None,
     keep_datasets=False,
     work_dir=None,

@@ -11,6 +11,7 @@ import logging
 
 import numpy as np
 
+from ..engine.constants import RUN_KEY
 from ..engine.near_duplicates import RATIO, find_near_duplicates
 from ..engine.neighbors import conflict_distances, group_pairs, pixel_features
 from .duplicate_runs import (
@@ -112,7 +113,7 @@ def run_from_curvature(samples, label_field, key, options, sample_ids,
 def find_duplicate_conflicts(
     samples,
     label_field,
-    key="curvature",
+    key=RUN_KEY,
     threshold=None,
     method="aligned",
     embeddings=None,

@@ -7,6 +7,7 @@ import time
 import numpy as np
 
 from ..engine.config import TrackingConfig
+from ..engine.constants import EVAL_KEY, IMAGE_SIZE, NOISE
 from ..engine.dynamics import SCORES, suspicion
 from ..engine.metrics import METRICS, detection_metrics, epoch_aurocs
 from ..engine.noise import KINDS, inject_noise
@@ -27,13 +28,13 @@ logger = logging.getLogger(__name__)
 def evaluate_corruption(
     samples,
     label_field,
-    noise=0.1,
+    noise=NOISE,
     kind="symmetric",
     seeds=(0,),
-    key="curvature_eval",
+    key=EVAL_KEY,
     mapping=None,
     classes=None,
-    image_size=32,
+    image_size=IMAGE_SIZE,
     config=None,
     create_view=True,
     progress=None,

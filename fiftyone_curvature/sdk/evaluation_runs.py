@@ -8,6 +8,7 @@ import numpy as np
 
 import fiftyone.core.utils as fou
 
+from ..engine.constants import EVAL_KEY, NOISE
 from ..engine.dynamics import SCORES, suspicion
 from ..engine.metrics import (
     CURVE_POINTS, format_rows, format_summary_table, mean_std, pr_on_grid,
@@ -58,8 +59,8 @@ class CorruptionEvaluationConfig(cv_runs.CurvatureConfig):
     def __init__(
         self,
         label_field,
-        curvature_field="curvature_eval",
-        noise=0.1,
+        curvature_field=EVAL_KEY,
+        noise=NOISE,
         kind="symmetric",
         seeds=(0,),
         mapping=None,

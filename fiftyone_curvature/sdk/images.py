@@ -5,6 +5,8 @@ import os
 
 import numpy as np
 
+from ..engine.constants import IMAGE_SIZE, MIN_SIDE
+
 #: PIL modes read as one grayscale channel
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
@@ -38,10 +40,6 @@ class UnreadableImagesError(ValueError):
     @property
     def paths(self):
         return [p for p, _ in self.failures]
-
-
-#: the smallest image side a network can train on
-MIN_SIDE = 4
 
 
 @dataclasses.dataclass
@@ -143,7 +141,7 @@ def prepare_data(
     samples,
     label_field,
     classes=None,
-    image_size=32,
+    image_size=IMAGE_SIZE,
     progress=None,
     skip_unreadable=False,
     check_shape=None,
@@ -241,7 +239,7 @@ def prepare_data(
     )
 
 
-def read_images(paths, image_size=32, progress=None, check_shape=None,
+def read_images(paths, image_size=IMAGE_SIZE, progress=None, check_shape=None,
                 allocate=None):
     """Decodes images into one uint8 array.
 

@@ -11,6 +11,7 @@ import fiftyone.core.brain as fob
 import fiftyone.core.utils as fou
 
 from . import views as cv_views
+from ..engine.constants import IMAGE_SIZE, RUN_KEY
 from ..engine.dynamics import SCORES
 
 
@@ -193,9 +194,9 @@ class CurvatureConfig(fob.BrainMethodConfig):
     def __init__(
         self,
         label_field,
-        curvature_field="curvature",
+        curvature_field=RUN_KEY,
         classes=None,
-        image_size=32,
+        image_size=IMAGE_SIZE,
         tracking=None,
         thresholds=None,
         score_names=None,
