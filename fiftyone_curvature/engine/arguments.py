@@ -6,7 +6,14 @@ Shared by the ``fiftyone-curvature`` command and the rank entry point
 
 import json
 
+from . import validation
 from .config import TrackingConfig
+
+
+#: TrackingConfig options with their own flag -> the flag (without --)
+FLAGS = {"epochs": "epochs", "probes": "probes", "h": "h",
+         "score_every": "score-every", "score_from": "score-from",
+         "model": "model", "device": "device", "seed": "seed"}
 
 
 def int_or_auto(value):
@@ -58,10 +65,18 @@ def parse_sets(items):
         if "=" not in item:
             raise ValueError(f"--set expects NAME=VALUE, got {item!r}")
         name, value = item.split("=", 1)
+        if name in FLAGS:
+            raise ValueError(
+                f"--set {item}: {name} has its own option --{FLAGS[name]}; "
+                f"give it there (a value given both ways would be "
+                f"ambiguous)")
         try:
-            out[name] = json.loads(value)
+            value = json.loads(value)
         except json.JSONDecodeError:
-            out[name] = value
+            pass
+        if name in out:
+            validation.conflict(f"--set {name}", out[name], value)
+        out[name] = value
     return out
 
 

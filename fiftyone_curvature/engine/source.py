@@ -96,7 +96,15 @@ def resolve_device(name):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} but CUDA is not available")
+        raise ValueError(
+            f"device={name!r} but this machine has no usable CUDA device "
+            "(no GPU or no driver); use device='cpu' or 'auto'")
+    if device.type == "cuda" and device.index is not None and (
+        device.index >= torch.cuda.device_count()
+    ):
+        raise ValueError(
+            f"device={name!r} but this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s) (cuda:0 ...)")
     return device
 
 

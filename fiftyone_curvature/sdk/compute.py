@@ -10,7 +10,10 @@ from ..engine.dynamics import SCORES
 from . import views as cv_views
 from .duplicates import resolve_duplicates_option
 from .images import validate_label_field
-from .options import check_samples
+from .options import (
+    check_arguments, check_image_size, check_rank_by, check_samples,
+    check_scoring,
+)
 from .progress import Progress
 from .locks import run_lock
 from .runs import (
@@ -173,10 +176,14 @@ def compute_curvature(
         fiftyone_curvature.RunInProgressError: another process is
             computing the same key
     """
+    check_arguments(progress=progress, classes=classes, nproc=nproc,
+                    rank_by=rank_by, create_views=create_views,
+                    skip_unreadable=skip_unreadable)
     tracking = TrackingConfig.resolve(
         config, model=model, epochs=epochs, probes=probes, h=h,
         score_every=score_every, device=device, seed=seed, **kwargs,
     )
+    check_scoring(tracking, "A curvature run")
     thresholds = cv_views.resolve_thresholds(thresholds)
     check_rank_by(rank_by)
     check_samples(samples)
@@ -189,8 +196,7 @@ def compute_curvature(
     image_size = check_image_size(image_size)
     if checkpoint_dir is not None:
         check_checkpoint_dir(checkpoint_dir)
-    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
-        raise ValueError(f"nproc must be an integer >= 1, got {nproc!r}")
+    nproc = int(nproc)
     if nproc > 1:
         if skip_unreadable:
             raise ValueError("skip_unreadable works in one process only "
@@ -240,15 +246,6 @@ def _train_here(samples, label_field, classes, image_size, tracking,
         checkpoint_dir=checkpoint_dir, progress=reporter.on_epoch,
     )
     return prepared, result
-
-
-def check_rank_by(rank_by):
-    """Raises ValueError unless ``rank_by`` names curvature or a
-    training-dynamics score."""
-    valid = ("curvature",) + tuple(SCORES)
-    if rank_by not in valid:
-        raise ValueError(f"Unknown rank_by {rank_by!r}; valid ones are "
-                         f"{valid}")
 
 
 def validate_key(samples, label_field, key):
@@ -309,9 +306,10 @@ def record_curvature_run(samples, label_field, key, classes, image_size,
                                    prepared.sample_ids, result.embeddings)
         config.classes = prepared.classes
         config.tracking = result.config
-        thresholds = dict(thresholds,
-                          mislabeled_cutoff=cv_views.mislabeled_cutoff(
-                              result, prepared.targets, rank_by))
+        if thresholds.get("mislabeled_cutoff") is None:  # a user's is kept
+            thresholds = dict(thresholds,
+                              mislabeled_cutoff=cv_views.mislabeled_cutoff(
+                                  result, prepared.targets, rank_by))
         config.thresholds = thresholds
         method.update_run_config(samples, key, config)
         results = CurvatureResults(
@@ -335,21 +333,6 @@ def record_curvature_run(samples, label_field, key, classes, image_size,
         raise
     logger.info("Curvature run %r complete", key)
     return results
-
-
-def check_image_size(image_size):
-    """``image_size`` as a Python int (or None); ValueError unless it is
-    None or an integer >= 4 (NumPy integers accepted)."""
-    import numbers
-
-    if image_size is None:
-        return None
-    if isinstance(image_size, bool) or not isinstance(
-        image_size, numbers.Integral
-    ) or image_size < 4:
-        raise ValueError(f"image_size must be an integer >= 4 or None, "
-                         f"got {image_size!r}")
-    return int(image_size)
 
 
 def clear_outside(dataset, fields, sample_ids):

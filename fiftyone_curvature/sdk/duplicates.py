@@ -25,7 +25,9 @@ from .duplicate_runs import (
 EXACT_CERTAINTY = 1e6
 from .images import validate_label_field
 from .locks import run_lock
-from .options import check_samples
+from .options import (
+    check_arguments, check_duplicate_options, check_samples,
+)
 from .runs import check_run_key
 
 logger = logging.getLogger(__name__)
@@ -74,11 +76,9 @@ def resolve_duplicates_option(samples, label_field, key, duplicates):
     if options["method"] not in METHODS:
         raise ValueError(f"Unknown duplicates method {options['method']!r}; "
                          f"valid ones are {METHODS}")
-    threshold = options.get("threshold")
-    if threshold is not None and not 0.0 <= float(threshold) <= 2.0:
-        raise ValueError(
-            f"threshold is a cosine distance in [0, 2], got {threshold}"
-        )
+    check_duplicate_options(options["method"], options.get("threshold"),
+                            options.get("ratio", RATIO),
+                            DEFAULT_THRESHOLDS.get(options["method"]))
     validate_key(samples, label_field, key)
     return options
 
@@ -200,6 +200,7 @@ def find_duplicate_conflicts(
             a Classification, or fields under ``key`` that another run
             wrote
     """
+    check_arguments(exact=exact, create_view=create_view, progress=progress)
     if method not in METHODS:
         raise ValueError(
             f"Unknown method {method!r}; valid ones are {METHODS}"
@@ -211,20 +212,8 @@ def find_duplicate_conflicts(
         )
     if method != "embeddings" and embeddings is not None:
         raise ValueError("embeddings are only used with method='embeddings'")
-    if method != "exact":
-        if threshold is None:
-            threshold = DEFAULT_THRESHOLDS[method]
-        if threshold is not None:
-            if not _number_in(threshold, 0.0, 2.0):
-                raise ValueError(
-                    f"threshold is a cosine distance in [0, 2], got "
-                    f"{threshold}"
-                )
-            threshold = float(threshold)
-    else:
-        threshold = None
-    if not _number_in(ratio, 0.0, 1.0, high_open=True):
-        raise ValueError(f"ratio must be a number in [0, 1), got {ratio!r}")
+    threshold, ratio = check_duplicate_options(
+        method, threshold, ratio, DEFAULT_THRESHOLDS.get(method))
     if image_size is None:
         image_size = IMAGE_SIZES.get(method)
     check_samples(samples, "Duplicate search")
@@ -238,16 +227,6 @@ def find_duplicate_conflicts(
             exact or method == "exact", image_size, create_view, progress,
             float(ratio),
         )
-
-
-def _number_in(value, low, high, high_open=False):
-    """Whether ``value`` is a real number (not a bool) in [low, high]
-    (or [low, high) with ``high_open``)."""
-    import numbers
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return False
-    return low <= value < high if high_open else low <= value <= high
 
 
 def validate_key(samples, label_field, key):

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 
+from ..engine import validation
 from ..engine.config import TrackingConfig
 from ..engine.constants import EVAL_KEY, IMAGE_SIZE, NOISE
 from ..engine.dynamics import SCORES, suspicion
@@ -18,7 +19,9 @@ from .evaluation_runs import (
 )
 from .images import validate_label_field
 from .locks import run_lock
-from .options import check_samples, check_scoring, check_seeds
+from .options import (
+    check_arguments, check_samples, check_scoring, check_seeds,
+)
 from .progress import Progress
 from .runs import check_run_key, create_indexes, result_kwargs
 
@@ -29,7 +32,7 @@ def evaluate_corruption(
     samples,
     label_field,
     noise=NOISE,
-    kind="symmetric",
+    kind=KINDS[0],
     seeds=(0,),
     key=EVAL_KEY,
     mapping=None,
@@ -109,13 +112,10 @@ def evaluate_corruption(
     """
     tracking = TrackingConfig.resolve(config, exclude=("seed",), **kwargs)
     check_scoring(tracking)
-    if isinstance(noise, (bool, str)) or not isinstance(
-        noise, (int, float)
-    ) or not 0.0 < noise < 1.0:
-        raise ValueError(f"noise must be a number in (0, 1), got "
-                         f"{noise!r}")
-    if kind not in KINDS:
-        raise ValueError(f"Unknown kind {kind!r}; valid ones are {KINDS}")
+    check_arguments(progress=progress, classes=classes)
+    noise = validation.probability("noise", noise, low_open=True,
+                                   high_open=True)
+    validation.choice("kind", kind, KINDS)
     if mapping is not None and kind != "asymmetric":
         raise ValueError("mapping is only used with kind='asymmetric'")
     seeds = check_seeds(seeds)

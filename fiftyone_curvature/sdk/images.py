@@ -6,6 +6,7 @@ import os
 import numpy as np
 
 from ..engine.constants import IMAGE_SIZE, MIN_SIDE
+from .options import check_arguments
 
 #: PIL modes read as one grayscale channel
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
@@ -179,12 +180,9 @@ def prepare_data(
         FileNotFoundError: some images are missing on disk
         UnreadableImagesError: some images cannot be decoded (all named)
     """
+    image_size = check_arguments(image_size=image_size,
+                                 classes=classes)["image_size"]
     validate_label_field(samples, label_field)
-    if image_size is not None and (
-        not isinstance(image_size, int) or image_size < 4
-    ):
-        raise ValueError(f"image_size must be an int >= 4 or None, got "
-                         f"{image_size!r}")
     ids, paths, labels = samples.values(
         ["id", "filepath", f"{label_field}.label"]
     )

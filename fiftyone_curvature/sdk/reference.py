@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 
+from ..engine import validation
 from .fields import finite_or_none
 
 #: file suffixes :func:`import_reference` reads
@@ -51,13 +52,10 @@ def similarity(a, b):
 def _resolve_top_k(top_k, n):
     if top_k is None:
         return max(1, int(round(0.1 * n)))
-    if isinstance(top_k, float) and 0.0 < top_k < 1.0:
+    top_k = validation.count_or_fraction("top_k", top_k)
+    if isinstance(top_k, float):
         return max(1, int(round(top_k * n)))
-    if isinstance(top_k, (int, np.integer)) and top_k >= 1:
-        return min(int(top_k), n)
-    raise ValueError(
-        f"top_k must be an int >= 1 or a fraction in (0, 1), got {top_k!r}"
-    )
+    return min(top_k, n)
 
 
 def compare_scores(samples, field, reference_field, top_k=None):
@@ -85,6 +83,7 @@ def compare_scores(samples, field, reference_field, top_k=None):
         ValueError: a field that does not exist or is not numeric, no
             sample with both values, or an invalid ``top_k``
     """
+    validation.optional(validation.count_or_fraction, "top_k", top_k)
     _check_numeric(samples, field)
     _check_numeric(samples, reference_field)
     a, b = samples.values([field, reference_field])

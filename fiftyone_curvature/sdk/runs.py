@@ -11,6 +11,7 @@ import fiftyone.core.brain as fob
 import fiftyone.core.utils as fou
 
 from . import views as cv_views
+from ..engine import validation
 from ..engine.constants import IMAGE_SIZE, RUN_KEY
 from ..engine.dynamics import SCORES
 
@@ -75,13 +76,7 @@ def check_key_name(key, key_name="key"):
     """Raises ValueError unless ``key`` is an identifier that does not start
     with ``_`` (FiftyOne refuses private field names, and only once the
     fields are written)."""
-    if not isinstance(key, str) or not key.isidentifier():
-        raise ValueError(
-            f"{key_name} must be a valid identifier, got {key!r}")
-    if key.startswith("_"):
-        raise ValueError(
-            f"{key_name} must not start with '_' (FiftyOne reserves such "
-            f"field names), got {key!r}")
+    validation.key(key_name, key)
 
 
 def foreign_views(dataset, names, owned=()):
