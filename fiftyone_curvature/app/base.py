@@ -88,6 +88,10 @@ def _execute(operator, ctx, params, delegate=False):
                                     request_delegation=delegate)
     from fiftyone.operators import executor
 
+    # private: foo.execute_operator (public) calls the same _parse_ctx, but
+    # then raises the result's error as one ExecutionError whose message
+    # is the whole traceback, and drops the ExecutionResult whose
+    # validation context and error_message give the one-line message
     request = executor._parse_ctx(ctx=ctx, params=params,
                                   request_delegation=delegate)
     try:

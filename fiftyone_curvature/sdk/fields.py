@@ -153,6 +153,9 @@ def write_columns(dataset, sample_ids, columns):
         return
     now = datetime.utcnow()
     names = [c.field for c in columns] + ["last_modified_at"]
+    # private: FiftyOne has no public bulk write of several fields per
+    # sample (set_values sends one update per sample per field); this is
+    # the collection set_values itself writes to (see the module docstring)
     coll = dataset._sample_collection
 
     def chunk_ops(start):
@@ -197,6 +200,8 @@ def _reload_samples(dataset, sample_ids):
     (what ``Dataset._bulk_write`` does after writing)."""
     import fiftyone.core.sample as fos
 
+    # private: the refresh Dataset._bulk_write does after a raw write; no
+    # public API reloads in-memory samples by id
     fos.Sample._reload_docs(dataset._sample_collection_name,
                             sample_ids=list(sample_ids))
 
