@@ -110,7 +110,7 @@ class TrackingConfig:
             ``k = score_every``. Which epochs carry the signal depends on
             the data (see the README), so the default scores throughout
         aggregate ("mean"): how per-epoch curvature becomes one score, see
-            :func:`fiftyone_curvature.curvature.aggregate_epochs`
+            :func:`fiftyone_curvature.engine.curvature.aggregate_epochs`
         el2n_epoch (None): epoch (1-based) at which EL2N is taken; None
             uses 10% of the epochs (at least 1)
         score_batch_size (256): batch size of the scoring pass

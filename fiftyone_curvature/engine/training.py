@@ -61,7 +61,7 @@ class TrackingResult:
         scored_epochs: the E_s 1-based epochs that were scored
         curvature_probes: (N, E_s, P) per-probe curvature, or None
         scores: dict name -> (N,) training-dynamics scores, each in its own
-            direction (see :data:`fiftyone_curvature.dynamics.SCORES`)
+            direction (see :data:`fiftyone_curvature.engine.dynamics.SCORES`)
         records: dict of per-epoch (N, E) arrays: train_loss, train_margin,
             train_prob, train_correct (training pass), eval_loss, eval_prob
             (N, E_s, scoring pass)

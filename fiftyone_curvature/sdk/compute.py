@@ -74,7 +74,7 @@ def compute_curvature(
     - ``key_memorization``: (float in [0, 1]) percentile of the
       ``rank_by`` score, 1 = most memorized; the saved views rank by it
     - ``key_<score>`` for each training-dynamics score of
-      :data:`fiftyone_curvature.dynamics.SCORES` (csl, final_loss,
+      :data:`fiftyone_curvature.engine.dynamics.SCORES` (csl, final_loss,
       in_confidence, aum, forgetting, dm_confidence, dm_variability, el2n),
       each in its own direction (aum and dm_confidence: LOW = suspicious)
 
@@ -95,7 +95,7 @@ def compute_curvature(
         classes (None): class names in index order (None: the sorted
             distinct labels)
         image_size (32): working resolution, see
-            :func:`fiftyone_curvature.data.prepare_data`
+            :func:`fiftyone_curvature.sdk.images.prepare_data`
         model (None): ``"auto"``, ``"small_cnn"``, ``"small_resnet"`` or
             ``"resnet18"`` (None: the config's, by default "auto")
         epochs (None): training epochs
@@ -111,7 +111,7 @@ def compute_curvature(
         config (None): a :class:`fiftyone_curvature.TrackingConfig` or dict
             with any other option; the keywords above override it
         thresholds (None): the saved views' thresholds, see
-            :func:`fiftyone_curvature.views.build_views`
+            :func:`fiftyone_curvature.sdk.views.build_views`
         create_views (True): whether to save the views
         checkpoint_dir (None): directory to checkpoint every epoch and
             resume an interrupted run from
@@ -123,8 +123,9 @@ def compute_curvature(
             ``epochs``, ``elapsed``, ``eta`` (seconds), ``train_loss``,
             ``train_accuracy``
         duplicates (False): also search duplicate images with conflicting
-            labels once the curvature fields are written: True (pixels),
-            ``"pixels"``, ``"exact"``, ``"embeddings"`` (the penultimate
+            labels once the curvature fields are written: True
+            (``"aligned"``), ``"aligned"``, ``"pixels"``, ``"exact"``,
+            ``"embeddings"`` (the penultimate
             features of the run's final network) or a dict of
             :func:`fiftyone_curvature.find_duplicate_conflicts` options
             (``method``, ``threshold``, ``exact``, ``image_size``). Writes
@@ -151,7 +152,7 @@ def compute_curvature(
         **kwargs: any other :class:`fiftyone_curvature.TrackingConfig` field
 
     Returns:
-        a :class:`fiftyone_curvature.runs.CurvatureResults` holding the
+        a :class:`fiftyone_curvature.sdk.runs.CurvatureResults` holding the
         (N, E) per-epoch curvature matrix (higher = more likely memorized),
         sample ids and training history
 

@@ -144,7 +144,7 @@ def write_back(samples, label_field, export_dir, curvature_field=RUN_KEY,
         progress (None): as :func:`fiftyone_curvature.compute_curvature`
 
     Returns:
-        a :class:`fiftyone_curvature.runs.CurvatureResults`
+        a :class:`fiftyone_curvature.sdk.runs.CurvatureResults`
 
     Raises:
         FileNotFoundError: no export or no result in ``export_dir``

@@ -196,7 +196,7 @@ def evaluate_duplicates(
     finder per kind and its false-flag rate among unrelated images.
 
     Scores (each oriented higher = more suspicious): ``curvature``, every
-    score of :data:`fiftyone_curvature.dynamics.SCORES`, and
+    score of :data:`fiftyone_curvature.engine.dynamics.SCORES`, and
     :data:`FINDER_SCORES`.
 
     Args:
@@ -216,7 +216,7 @@ def evaluate_duplicates(
         threshold (None): aligned-finder threshold (None: from the data)
         embeddings_threshold (None): embedding-finder threshold
         classes (None): class names (None: the sorted labels)
-        image_size (32): see :func:`fiftyone_curvature.data.prepare_data`
+        image_size (32): see :func:`fiftyone_curvature.sdk.images.prepare_data`
         config (None): a :class:`fiftyone_curvature.TrackingConfig` or dict
         keep_datasets (False): keep each seed's working dataset (persistent,
             named in ``results.datasets``) to inspect in the App, with the

@@ -69,7 +69,7 @@ def evaluate_corruption(
     curvature first.
 
     Metrics (:data:`METRICS`), for curvature and every score of
-    :data:`fiftyone_curvature.dynamics.SCORES` (each oriented higher = more
+    :data:`fiftyone_curvature.engine.dynamics.SCORES` (each oriented higher = more
     suspicious), per seed and as mean and std: AUROC, average precision,
     FPR at 95% TPR, precision and recall at k = number corrupted (equal by
     construction, both kept for the table); the AUROC of the curvature of
@@ -91,7 +91,7 @@ def evaluate_corruption(
             classes are corrupted); None draws a random cycle through all
             classes per seed
         classes (None): class names in index order (None: sorted labels)
-        image_size (32): see :func:`fiftyone_curvature.data.prepare_data`
+        image_size (32): see :func:`fiftyone_curvature.sdk.images.prepare_data`
         config (None): a :class:`fiftyone_curvature.TrackingConfig` or dict
         create_view (True): whether to save the corrupted-samples view
         progress (None): None/True shows a progress bar, False nothing, a

@@ -24,7 +24,7 @@ SCORE_NAMES = ("curvature",) + tuple(SCORES)
 
 def output_fields(key, score_names=None):
     """The sample fields an evaluation with key ``key`` writes: those of a
-    curvature run (:func:`fiftyone_curvature.runs.output_fields`) plus
+    curvature run (:func:`fiftyone_curvature.sdk.runs.output_fields`) plus
     ``key_corrupted`` and ``key_label``."""
     return cv_runs.output_fields(key, score_names) + [
         f"{key}_corrupted",
@@ -53,7 +53,7 @@ class CorruptionEvaluationConfig(cv_runs.CurvatureConfig):
             hold the first seed's
         mapping (None): the asymmetric class mapping given by the user
             (class name -> class name), None for a random one per seed
-        **kwargs: see :class:`fiftyone_curvature.runs.CurvatureConfig`
+        **kwargs: see :class:`fiftyone_curvature.sdk.runs.CurvatureConfig`
     """
 
     def __init__(
@@ -105,7 +105,7 @@ class CorruptionEvaluationResults(cv_runs.CurvatureResults):
         noisy_targets: (S, N) int, the labels trained on
         scores: dict name -> (S, N) float, curvature and every
             training-dynamics score in its own direction (see
-            :data:`fiftyone_curvature.dynamics.SCORES`; curvature: higher =
+            :data:`fiftyone_curvature.engine.dynamics.SCORES`; curvature: higher =
             more likely memorized)
         metrics: dict score -> metric -> list of S floats (None where
             undefined), see
@@ -118,7 +118,7 @@ class CorruptionEvaluationResults(cv_runs.CurvatureResults):
             :func:`fiftyone_curvature.sdk.evaluation.view_review`): each
             view's precision / recall of the flipped labels, the suggested
             labels' accuracy on them, estimated vs injected error count
-        **kwargs: see :class:`fiftyone_curvature.runs.CurvatureResults`
+        **kwargs: see :class:`fiftyone_curvature.sdk.runs.CurvatureResults`
     """
 
     _EVAL_ARRAYS = ("corrupted", "clean_targets", "noisy_targets",

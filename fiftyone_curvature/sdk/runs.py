@@ -22,7 +22,7 @@ def output_fields(key, score_names=None):
     Args:
         key: the run key, which is also its curvature field
         score_names (None): the training-dynamics scores written (None: all
-            of :data:`fiftyone_curvature.dynamics.SCORES`)
+            of :data:`fiftyone_curvature.engine.dynamics.SCORES`)
 
     Returns:
         a list of field names: ``key`` (mean curvature), ``key_epochs``,
@@ -168,7 +168,7 @@ class CurvatureConfig(fob.BrainMethodConfig):
         classes (None): class names, in index order
         image_size (32): the working-resolution parameter used
         tracking (None): the full
-            :class:`fiftyone_curvature.config.TrackingConfig` as a dict
+            :class:`fiftyone_curvature.engine.config.TrackingConfig` as a dict
             (resolved, e.g. the model "auto" picked, once the run finished)
         thresholds (None): the saved views' thresholds, see
             :func:`fiftyone_curvature.sdk.views.build_views`
