@@ -35,7 +35,8 @@ TRAINING_PARAMS = {
     "score_from": (_DEFAULTS.score_from,
                    "Fraction of training before which curvature is not "
                    "scored (0 = from the start)"),
-    "image_size": (IMAGE_SIZE, "Working resolution; smaller images keep their size"),
+    "image_size": (IMAGE_SIZE,
+                   "Working resolution; smaller images keep their size"),
     "seed": (_DEFAULTS.seed, "Random seed"),
 }
 

@@ -93,7 +93,8 @@ def score_table(is_positive, scores):
     Args:
         is_positive: (N,) bool
         scores: dict name -> (N,) float, each oriented higher = more
-            suspicious (see :func:`fiftyone_curvature.engine.dynamics.suspicion`)
+            suspicious (see
+            :func:`fiftyone_curvature.engine.dynamics.suspicion`)
 
     Returns:
         a dict name -> ``{"auroc": float, "ap": float, "fpr95": float}``

@@ -42,8 +42,8 @@ def resolve_duplicates_option(samples, label_field, key, duplicates):
         label_field: the run's label field
         key: the curvature run key (prefix of the duplicate fields)
         duplicates: False/None (no search), True (``"aligned"``), a method
-            name of :data:`METHODS` (``"embeddings"`` uses the run's own network:
-            penultimate features of the final model), or a dict of
+            name of :data:`METHODS` (``"embeddings"`` uses the run's own
+            network: penultimate features of the final model), or a dict of
             :func:`find_duplicate_conflicts` keywords (``method``,
             ``threshold``, ``exact``, ``image_size``)
 

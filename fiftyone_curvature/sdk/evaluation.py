@@ -69,8 +69,8 @@ def evaluate_corruption(
     curvature first.
 
     Metrics (:data:`METRICS`), for curvature and every score of
-    :data:`fiftyone_curvature.engine.dynamics.SCORES` (each oriented higher = more
-    suspicious), per seed and as mean and std: AUROC, average precision,
+    :data:`fiftyone_curvature.engine.dynamics.SCORES` (each oriented higher =
+    more suspicious), per seed and as mean and std: AUROC, average precision,
     FPR at 95% TPR, precision and recall at k = number corrupted (equal by
     construction, both kept for the table); the AUROC of the curvature of
     each scored epoch; ROC and PR curves (``results.roc_curves()``,

@@ -105,8 +105,8 @@ class CorruptionEvaluationResults(cv_runs.CurvatureResults):
         noisy_targets: (S, N) int, the labels trained on
         scores: dict name -> (S, N) float, curvature and every
             training-dynamics score in its own direction (see
-            :data:`fiftyone_curvature.engine.dynamics.SCORES`; curvature: higher =
-            more likely memorized)
+            :data:`fiftyone_curvature.engine.dynamics.SCORES`; curvature:
+            higher = more likely memorized)
         metrics: dict score -> metric -> list of S floats (None where
             undefined), see
             :data:`fiftyone_curvature.engine.metrics.METRICS`
