@@ -4,15 +4,17 @@ Parses params only; the work is
 :func:`fiftyone_curvature.sdk.duplicates.find_duplicate_conflicts`.
 """
 
+import fiftyone as fo
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..engine.constants import RUN_KEY
 from ..sdk.duplicate_runs import (
     DEFAULT_THRESHOLDS, METHODS, output_fields, run_key, view_name,
 )
 from ..sdk.duplicates import validate_key
+from ..sdk.duplicates import find_duplicate_conflicts
 from ..sdk.info import curvature_runs
-from ..engine.constants import RUN_KEY
 from .base import execute_on_view
 from .forms import key_input, label_field_input
 
@@ -59,7 +61,6 @@ class FindDuplicateConflicts(foo.Operator):
         return None
 
     def execute(self, ctx):
-        from ..sdk.duplicates import find_duplicate_conflicts
 
         kwargs = _kwargs(ctx.params)
         label_field = kwargs.pop("label_field")
@@ -113,7 +114,6 @@ def _kwargs(params):
 
 
 def _inputs(ctx, inputs):
-    import fiftyone as fo
 
     target = ctx.target_view()
     if not label_field_input(

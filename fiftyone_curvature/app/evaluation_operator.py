@@ -5,11 +5,12 @@ import fiftyone.operators.types as types
 
 from ..engine.constants import EVAL_KEY, NOISE, NOISE_KINDS as KINDS
 from ..sdk.evaluation import validate_key
+from ..sdk.evaluation import evaluate_corruption
 from ..sdk.options import parse_mapping, parse_seeds
+from .base import TrainingOperator, execute_on_view
 from .forms import (
     key_input, label_field_input, training_inputs, training_kwargs,
 )
-from .base import TrainingOperator, execute_on_view
 
 #: what the form says of each noise kind
 KIND_DESCRIPTIONS = {
@@ -62,7 +63,6 @@ class EvaluateCorruption(TrainingOperator):
         return kwargs
 
     def sdk_function(self):
-        from ..sdk.evaluation import evaluate_corruption
 
         return evaluate_corruption
 

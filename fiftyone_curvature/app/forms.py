@@ -3,10 +3,15 @@
 Imports nothing heavy: the App imports the operator modules at start-up.
 """
 
+import math
+import numbers
+
+import fiftyone as fo
 import fiftyone.operators.types as types
 
 from ..engine.config import DEVICES, MODELS, TrackingConfig
 from ..engine.constants import IMAGE_SIZE
+from ..sdk.info import curvature_runs, run_owned_fields
 
 #: model names offered in the forms
 MODEL_CHOICES = ("auto",) + MODELS
@@ -55,9 +60,7 @@ def label_field_input(ctx, inputs, label, description, why):
     Returns False (and shows a warning that ends with ``why``) when the
     target has none, True otherwise.
     """
-    import fiftyone as fo
 
-    from ..sdk.info import curvature_runs, run_owned_fields
 
     dataset = ctx.dataset
     runs = curvature_runs(dataset)
@@ -153,7 +156,6 @@ def form_number(name, value, real):
     Raises:
         ValueError: not a number
     """
-    import numbers
 
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         try:
@@ -161,7 +163,6 @@ def form_number(name, value, real):
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be a number, got {value!r}") \
                 from None
-    import math
 
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")

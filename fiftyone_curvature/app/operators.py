@@ -7,18 +7,22 @@ App loads the plugin.
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
+from fiftyone import ViewField as F
 
 from ..engine.constants import RUN_KEY
 from ..engine.dynamics import SCORES
 from ..sdk.compute import validate_key
+from ..sdk.compute import compute_curvature
 from ..sdk.info import curvature_runs, is_evaluation, run_info
+from ..sdk.locks import refuse_if_computing
+from ..sdk.relabel import relabel
 from ..sdk.runs import output_fields
 from ..sdk.views import VIEW_BUILDERS, resolve_thresholds, view_names
-from .forms import (
-    key_input, label_field_input, training_inputs, training_kwargs,
-)
 from .base import (
     TrainingOperator, execute_on_dataset, execute_on_view,
+)
+from .forms import (
+    key_input, label_field_input, training_inputs, training_kwargs,
 )
 
 
@@ -105,7 +109,6 @@ class ComputeCurvature(TrainingOperator):
         }
 
     def sdk_function(self):
-        from ..sdk.compute import compute_curvature
 
         return compute_curvature
 
@@ -338,7 +341,6 @@ class DeleteCurvatureRun(foo.Operator):
         key = ctx.params["key"]
         if key not in curvature_runs(ctx.dataset):
             raise ValueError(f"No curvature run {key!r}")
-        from ..sdk.locks import refuse_if_computing
 
         refuse_if_computing(ctx.dataset, key)
         ctx.dataset.delete_brain_run(key)
@@ -430,7 +432,6 @@ class TagForRelabel(foo.Operator):
 
 
 def _relabel_view(dataset, key, params):
-    from fiftyone import ViewField as F
 
     config = dataset.get_brain_info(key).config
     view = dataset.load_brain_view(key).match(F(key).exists())
@@ -495,7 +496,6 @@ class Relabel(foo.Operator):
             label="Relabel with the suggested labels"))
 
     def execute(self, ctx):
-        from ..sdk.relabel import relabel
 
         target = ctx.params.get("target") or "likely_mislabeled"
         if target == "selected":

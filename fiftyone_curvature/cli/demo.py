@@ -2,6 +2,10 @@
 
 import os
 
+import numpy as np
+from PIL import Image
+from sklearn.datasets import load_digits
+
 from ..engine.constants import NOISE, RUN_KEY
 
 DEMO_DATASET = "curvature-demo-digits"
@@ -38,9 +42,6 @@ def make_digits_dataset(name=DEMO_DATASET, noise=NOISE, seed=0,
     Returns:
         a persistent fo.Dataset
     """
-    import numpy as np
-    from PIL import Image
-    from sklearn.datasets import load_digits
 
     import fiftyone as fo
 
@@ -91,7 +92,6 @@ def demo_scores(dataset, key=RUN_KEY):
     Returns:
         a dict name -> {"auroc", "ap", "fpr95"}, curvature first
     """
-    import numpy as np
 
     from ..engine.dynamics import SCORES, suspicion
     from ..engine.metrics import score_table
@@ -119,7 +119,6 @@ def demo_views(dataset, key=RUN_KEY):
         == ``ground_truth`` on the flipped samples), ``estimated_errors``
         and ``injected``
     """
-    import numpy as np
 
     from ..engine.metrics import view_quality
 

@@ -5,15 +5,17 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
+import traceback
 
-from ..engine.constants import (
-    EVAL_KEY, IMAGE_SIZE, NOISE, NOISE_KINDS, RUN_KEY,
-)
 from ..engine.arguments import (
     add_training_args as _add_training_args,
     tracking_kwargs as _tracking_kwargs,
+)
+from ..engine.constants import (
+    EVAL_KEY, IMAGE_SIZE, NOISE, NOISE_KINDS, RUN_KEY,
 )
 from .demo import DEMO_DATASET, DEMO_EPOCHS
 
@@ -275,7 +277,6 @@ def error_line(error):
 
 def _fail(args, stdout, message, kind, code):
     if getattr(args, "debug", False):
-        import traceback
 
         traceback.print_exc(file=sys.stderr)
     print(f"fiftyone-curvature: error: {message}", file=sys.stderr)
@@ -360,7 +361,6 @@ def _export(args):
 
 
 def _write_back(args):
-    import os
 
     from ..engine.datafile import META
     from ..sdk.distributed import write_back

@@ -24,7 +24,9 @@ option with a default measured by ``benchmarks/cpu_levers.py``:
 """
 
 import contextlib
+import copy
 import logging
+import time
 
 logger = logging.getLogger(__name__)
 
@@ -178,8 +180,6 @@ def calibrate_threads(model, xb, yb, device, amp, repeats=3):
     ``model`` (the run's model, optimiser and random streams are not
     touched). Returns PyTorch's default on a single-thread machine or
     off the CPU."""
-    import copy
-    import time
 
     import torch
     import torch.nn.functional as F

@@ -18,8 +18,16 @@ import dataclasses
 import io
 import math
 import zlib
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import numpy as np
+
+import fiftyone as fo
+import fiftyone.core.sample as fos
+from bson import ObjectId
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
 
 from ..engine.dynamics import SCORES
 from ..engine.labels import percentile_rank as percentile_ranks
@@ -86,7 +94,6 @@ def classification_docs(classes, predictions, confidences, logits=None):
     Returns:
         a list of N dicts that load back as ``fo.Classification``
     """
-    from bson import ObjectId
 
     logit_bytes = None if logits is None else serialized_rows(logits)
     docs = []
@@ -133,10 +140,7 @@ def write_columns(dataset, sample_ids, columns):
         sample_ids: list of N sample id strings
         columns: list of :class:`Column`, each with N values
     """
-    from datetime import datetime
 
-    from bson import ObjectId
-    from pymongo import UpdateOne
 
     n = len(sample_ids)
     for c in columns:
@@ -175,9 +179,7 @@ def _pipelined_bulk_write(coll, chunk_ops, starts, writers):
     """Sends ``chunk_ops(start)`` for each start as one unordered bulk
     write, from ``writers`` threads (0: in this thread), building the next
     chunk while earlier ones are written."""
-    from concurrent.futures import ThreadPoolExecutor
 
-    from pymongo.errors import BulkWriteError
 
     def send(ops):
         try:
@@ -198,7 +200,6 @@ def _pipelined_bulk_write(coll, chunk_ops, starts, writers):
 def _reload_samples(dataset, sample_ids):
     """Refreshes in-memory ``fo.Sample`` objects of the written samples
     (what ``Dataset._bulk_write`` does after writing)."""
-    import fiftyone.core.sample as fos
 
     # private: the refresh Dataset._bulk_write does after a raw write; no
     # public API reloads in-memory samples by id
@@ -229,7 +230,6 @@ def write_run_fields(dataset, key, prepared, result, rank_by="curvature"):
             :class:`fiftyone_curvature.engine.training.TrackingResult`
         rank_by ("curvature"): the score ``key_memorization`` ranks
     """
-    import fiftyone as fo
 
     columns = [
         Column(key, finite_or_none(result.curvature), fo.FloatField,

@@ -2,8 +2,13 @@
 
 import dataclasses
 import os
+import tempfile
 
 import numpy as np
+from PIL import Image
+
+import fiftyone.core.labels as fol
+import fiftyone.core.media as fom
 
 from ..engine.constants import IMAGE_SIZE, MIN_SIDE
 from .options import check_arguments
@@ -71,8 +76,6 @@ class PreparedData:
 
 def validate_label_field(samples, label_field):
     """Raises ValueError unless ``label_field`` is a Classification field."""
-    import fiftyone.core.labels as fol
-    import fiftyone.core.media as fom
 
     if samples.media_type != fom.IMAGE:
         raise ValueError(
@@ -256,7 +259,6 @@ def read_images(paths, image_size=IMAGE_SIZE, progress=None, check_shape=None,
         (N, C, H, W) uint8 array; a ``numpy.memmap`` backed by an unlinked
         temporary file when it is larger than :data:`STREAM_BYTES`
     """
-    from PIL import Image
 
     absent = [p for p in paths if not os.path.isfile(p)]
     if absent:
@@ -297,7 +299,6 @@ def read_images(paths, image_size=IMAGE_SIZE, progress=None, check_shape=None,
     if allocate is not None:
         out = allocate(shape)
     elif int(np.prod(shape)) > STREAM_BYTES:
-        import tempfile
 
         # the file has no name on disk: it disappears with the array
         out = np.memmap(tempfile.TemporaryFile(prefix="fiftyone_curvature_"),
@@ -333,7 +334,6 @@ def _reason(path, error):
 
 
 def _to_array(im, mode, size):
-    from PIL import Image
 
     if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         # deep grayscale: scale the image's own range to 0-255

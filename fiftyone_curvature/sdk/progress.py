@@ -31,11 +31,9 @@ class Progress:
         if self.callback is None:
             show = progress
             if show is None:
-                import fiftyone as fo
 
                 show = fo.config.show_progress_bars
             if show:
-                from tqdm.auto import tqdm
 
                 self.bar = tqdm(total=epochs * len(self.seeds), unit="epoch",
                                 dynamic_ncols=True)

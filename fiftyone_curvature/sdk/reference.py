@@ -5,6 +5,9 @@ import math
 import os
 
 import numpy as np
+from scipy.stats import pearsonr, spearmanr
+
+import fiftyone as fo
 
 from ..engine import validation
 from .fields import finite_or_none
@@ -32,7 +35,6 @@ def similarity(a, b):
         a dict with ``cosine``, ``pearson``, ``spearman`` (None where
         undefined, e.g. a constant vector) and ``n``
     """
-    from scipy.stats import pearsonr, spearmanr
 
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -112,7 +114,6 @@ def compare_scores(samples, field, reference_field, top_k=None):
 
 
 def _check_numeric(samples, field):
-    import fiftyone as fo
 
     schema = samples.get_field_schema()
     if field not in schema:
@@ -325,7 +326,6 @@ def import_reference(
             finite value, or a malformed file
         FileNotFoundError: no such file
     """
-    import fiftyone as fo
 
     if not isinstance(field, str) or not field.isidentifier():
         raise ValueError(f"field must be a valid identifier, got {field!r}")

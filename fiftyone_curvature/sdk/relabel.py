@@ -1,6 +1,8 @@
 """relabel: a copy of the label field with a run's suggested labels applied
 to chosen samples (the original field is never edited)."""
 
+from fiftyone import ViewField as F
+
 from .images import validate_label_field
 from .info import curvature_runs, run_owned_fields
 from .views import build_views, view_name
@@ -38,7 +40,6 @@ def relabel(samples, key, new_field, target="likely_mislabeled",
         ValueError: no such curvature run, ``new_field`` is the label field
             or exists (without ``overwrite``), or an unknown target
     """
-    from fiftyone import ViewField as F
 
     dataset = samples._root_dataset
     if key not in curvature_runs(dataset):

@@ -6,6 +6,8 @@ collection the run was computed on, and saved on the dataset under
 view, for one) by adding a builder to :data:`VIEW_BUILDERS`.
 """
 
+from fiftyone import ViewField as F
+
 from ..engine import validation
 
 #: default thresholds, documented in :func:`build_views`
@@ -23,7 +25,6 @@ def _memorization(key):
 
 
 def _top_memorized(samples, key, label_field, thresholds):
-    from fiftyone import ViewField as F
 
     field = _memorization(key)
     return (
@@ -37,13 +38,11 @@ def _top_memorized(samples, key, label_field, thresholds):
 
 
 def _suggestion_differs(key, label_field):
-    from fiftyone import ViewField as F
 
     return F(f"{key}_suggested_label.label") != F(f"{label_field}.label")
 
 
 def _likely_mislabeled(samples, key, label_field, thresholds):
-    from fiftyone import ViewField as F
 
     cutoff = thresholds.get("mislabeled_cutoff")
     if cutoff is None:
@@ -60,7 +59,6 @@ def _likely_mislabeled(samples, key, label_field, thresholds):
 
 
 def _long_tail(samples, key, label_field, thresholds):
-    from fiftyone import ViewField as F
 
     field = _memorization(key)
     high = F(field) >= float(thresholds["high_percentile"])
