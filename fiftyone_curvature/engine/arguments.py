@@ -57,15 +57,22 @@ def add_training_args(parser, epochs_default=None):
                         "--set weight_decay=0 (repeatable)")
 
 
-def parse_sets(items):
+def parse_sets(items, flagged_ok=False):
     """``["name=value", ...]`` -> dict (values parsed as JSON when they
-    are JSON)."""
+    are JSON).
+
+    Args:
+        items: the ``--set`` values
+        flagged_ok (False): accept options that have their own flag (the
+            rank worker, whose arguments a program writes); a person who
+            gives ``--set epochs=2`` is told to use ``--epochs``
+    """
     out = {}
     for item in items:
         if "=" not in item:
             raise ValueError(f"--set expects NAME=VALUE, got {item!r}")
         name, value = item.split("=", 1)
-        if name in FLAGS:
+        if name in FLAGS and not flagged_ok:
             raise ValueError(
                 f"--set {item}: {name} has its own option --{FLAGS[name]}; "
                 f"give it there (a value given both ways would be "
@@ -80,12 +87,13 @@ def parse_sets(items):
     return out
 
 
-def tracking_kwargs(args):
-    """The TrackingConfig keyword arguments of parsed arguments."""
+def tracking_kwargs(args, flagged_ok=False):
+    """The TrackingConfig keyword arguments of parsed arguments
+    (``flagged_ok``: see :func:`parse_sets`)."""
     kwargs = dict(
         model=args.model, epochs=args.epochs, probes=args.probes, h=args.h,
         score_every=args.score_every, score_from=args.score_from,
         device=args.device, seed=args.seed,
     )
-    kwargs.update(parse_sets(args.set))
+    kwargs.update(parse_sets(args.set, flagged_ok))
     return kwargs

@@ -1,5 +1,9 @@
 """One progress reporter for every run: a bar, a callback, or nothing."""
 
+from tqdm.auto import tqdm
+
+import fiftyone as fo
+
 #: share of the whole run's progress given to reading images, and to
 #: writing fields at the end
 LOAD_SHARE = 0.05
