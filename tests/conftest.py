@@ -1,8 +1,8 @@
 """Test session setup: a private FiftyOne mongod, isolated home and plugins.
 
 Everything here happens before any test module imports fiftyone (FiftyOne
-reads its environment at import). The mongod starts in the background
-when the session starts; engine-only runs never connect to it.
+reads its environment at import). The mongod starts when fiftyone is
+first imported, so engine-only runs (tests/engine) start none.
 """
 
 import atexit
@@ -41,7 +41,12 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def _start_private_mongod():
+def _prepare_session():
+    """Sets the environment of a private mongod (port, database name,
+    home, plugins) and returns the session's temporary folder; the server
+    itself starts when something first imports fiftyone
+    (:class:`_StartMongodOnFiftyoneImport`), so an engine-only run
+    (tests/engine) starts none."""
     root = tempfile.mkdtemp(prefix="fo-curvature-tests-")
     dbpath = os.path.join(root, "db")
     home = os.path.join(root, "home")
@@ -54,25 +59,8 @@ def _start_private_mongod():
     for name in ("fiftyone.yml", "__init__.py"):
         shutil.copy(os.path.join(REPO_ROOT, name), plugins)
     port = _free_port()
-    proc = subprocess.Popen(
-        [_mongod_binary(), "--dbpath", dbpath, "--port", str(port),
-         "--bind_ip", "127.0.0.1", "--nounixsocket",
-         "--logpath", os.path.join(root, "mongod.log")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-
-    def shutdown():
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(root, ignore_errors=True)
-
-    # registered before fiftyone is imported: atexit is LIFO, so this runs
-    # after FiftyOne's own exit cleanup, which needs the server alive
-    atexit.register(shutdown)
+    MONGOD.update(root=root, dbpath=dbpath, port=port)
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
     os.environ.update({
         "FIFTYONE_DATABASE_URI": f"mongodb://127.0.0.1:{port}",
         "FIFTYONE_DATABASE_NAME": f"fo_curvature_test_{uuid.uuid4().hex[:8]}",
@@ -86,10 +74,63 @@ def _start_private_mongod():
     return root
 
 
+def _start_private_mongod():
+    """Starts the session's mongod (once); FiftyOne connects lazily, so
+    the server comes up while fiftyone imports."""
+    if "proc" in MONGOD:
+        return
+    MONGOD["proc"] = None  # _mongod_binary's find_spec comes back here
+    root = MONGOD["root"]
+    proc = subprocess.Popen(
+        [_mongod_binary(), "--dbpath", MONGOD["dbpath"],
+         "--port", str(MONGOD["port"]),
+         "--bind_ip", "127.0.0.1", "--nounixsocket",
+         "--logpath", os.path.join(root, "mongod.log")],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    MONGOD["proc"] = proc
+
+    def shutdown():
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    # registered before fiftyone is imported: atexit is LIFO, so this runs
+    # after FiftyOne's own exit cleanup, which needs the server alive
+    atexit.register(shutdown)
+
+
+class _StartMongodOnFiftyoneImport:
+    """A meta path finder that starts the private mongod the first time
+    ``fiftyone`` is imported (it finds nothing itself; it stays in
+    sys.meta_path, since removing it while the import machinery walks the
+    list would skip the next finder)."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name == "fiftyone":
+            _start_private_mongod()
+        return None
+
+
+#: the session's private mongod: ``root``, ``dbpath``, ``port`` and,
+#: once started, ``proc``
+MONGOD = {}
+
 if "fiftyone" in sys.modules:
     raise RuntimeError("fiftyone was imported before tests/conftest.py")
-TEST_ROOT = _start_private_mongod()
-assert "fiftyone" not in sys.modules, "fiftyone imported too early"
+TEST_ROOT = _prepare_session()
+sys.meta_path.insert(0, _StartMongodOnFiftyoneImport)
+
+
+@pytest.fixture(scope="session")
+def private_mongod():
+    """The session's mongod record (no ``proc`` until something imported
+    fiftyone)."""
+    return MONGOD
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,14 @@ on the delegated run) or immediately (a generator yielding
 ends by reloading the dataset.
 """
 
+import asyncio
+import queue
+import re
+import threading
+
 import fiftyone.operators as foo
+from fiftyone.operators import executor
+from fiftyone.operators.executor import ExecutionError
 
 
 def threaded(run, samples, kwargs, outcome=None):
@@ -15,8 +22,6 @@ def threaded(run, samples, kwargs, outcome=None):
     progress dicts, so that an immediate (generator) execution can stream
     progress to the App; an exception of ``run`` is re-raised here, its
     return value is appended to the list ``outcome`` when given."""
-    import queue
-    import threading
 
     events = queue.Queue()
     done = object()
@@ -74,9 +79,7 @@ def _execute(operator, ctx, params, delegate=False):
     """Runs ``operator`` like ``foo.execute_operator``, raising
     :class:`OperatorError` with the error's one-line message (FiftyOne's
     ExecutionError carries the whole traceback as its message)."""
-    import asyncio
 
-    from fiftyone.operators.executor import ExecutionError
 
     try:
         asyncio.get_running_loop()
@@ -86,8 +89,11 @@ def _execute(operator, ctx, params, delegate=False):
     if in_loop:  # notebooks: FiftyOne schedules the run as a task
         return foo.execute_operator(operator.uri, ctx, params=params,
                                     request_delegation=delegate)
-    from fiftyone.operators import executor
 
+    # private: foo.execute_operator (public) calls the same _parse_ctx, but
+    # then raises the result's error as one ExecutionError whose message
+    # is the whole traceback, and drops the ExecutionResult whose
+    # validation context and error_message give the one-line message
     request = executor._parse_ctx(ctx=ctx, params=params,
                                   request_delegation=delegate)
     try:
@@ -141,7 +147,6 @@ def error_message(result):
 def _validation_line(text, params):
     """FiftyOne's "Validation error. Path: p. Reason: r" as "Invalid
     parameter 'p': r (got v)"; other texts: their last line."""
-    import re
 
     match = re.search(r"Path: ([\w.\[\]]*)\. Reason: (.*)$", text.strip())
     if not match:

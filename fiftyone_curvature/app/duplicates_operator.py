@@ -4,13 +4,16 @@ Parses params only; the work is
 :func:`fiftyone_curvature.sdk.duplicates.find_duplicate_conflicts`.
 """
 
+import fiftyone as fo
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
+from ..engine.constants import RUN_KEY
 from ..sdk.duplicate_runs import (
     DEFAULT_THRESHOLDS, METHODS, output_fields, run_key, view_name,
 )
 from ..sdk.duplicates import validate_key
+from ..sdk.duplicates import find_duplicate_conflicts
 from ..sdk.info import curvature_runs
 from .base import execute_on_view, threaded
 from .forms import key_input, label_field_input
@@ -61,8 +64,6 @@ class FindDuplicateConflicts(foo.Operator):
     def execute(self, ctx):
         """Finds the groups (progress shown meanwhile), reloads the
         dataset and, in the App, opens the saved view."""
-        from ..sdk.duplicates import find_duplicate_conflicts
-
         kwargs = _kwargs(ctx.params)
         label_field = kwargs.pop("label_field")
         target = ctx.target_view()
@@ -115,7 +116,7 @@ class FindDuplicateConflicts(foo.Operator):
         outputs.str("view", label="Saved view")
         return types.Property(outputs)
 
-    def __call__(self, sample_collection, label_field, key="curvature",
+    def __call__(self, sample_collection, label_field, key=RUN_KEY,
                  method="aligned", threshold=None, embeddings_field=None,
                  exact=True, delegate=False):
         """Runs the operator from Python (see
@@ -131,7 +132,7 @@ def _kwargs(params):
     method = params.get("method") or "aligned"
     kwargs = {
         "label_field": params["label_field"],
-        "key": params.get("key") or "curvature",
+        "key": params.get("key") or RUN_KEY,
         "method": method,
         "exact": bool(params.get("exact", True)),
     }
@@ -143,7 +144,6 @@ def _kwargs(params):
 
 
 def _inputs(ctx, inputs):
-    import fiftyone as fo
 
     target = ctx.target_view()
     if not label_field_input(
@@ -152,7 +152,7 @@ def _inputs(ctx, inputs):
     ):
         return False
     runs = curvature_runs(ctx.dataset, complete=True)
-    default_key = runs[0] if len(runs) == 1 else "curvature"
+    default_key = runs[0] if len(runs) == 1 else RUN_KEY
     key, error = key_input(
         ctx, inputs, "key", default_key, "Key",
         "Prefix of the fields and view; the key of a curvature run orders "

@@ -3,13 +3,14 @@
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
 
-from ..engine.noise import KINDS
+from ..engine.constants import EVAL_KEY, NOISE, NOISE_KINDS as KINDS
 from ..sdk.evaluation import validate_key
+from ..sdk.evaluation import evaluate_corruption
 from ..sdk.options import parse_mapping, parse_seeds
+from .base import TrainingOperator, execute_on_view
 from .forms import (
     key_input, label_field_input, training_inputs, training_kwargs,
 )
-from .base import TrainingOperator, execute_on_view
 
 #: what the form says of each noise kind
 KIND_DESCRIPTIONS = {
@@ -51,9 +52,9 @@ class EvaluateCorruption(TrainingOperator):
     def sdk_kwargs(self, params):
         kwargs = {
             "label_field": params["label_field"],
-            "key": params.get("key") or "curvature_eval",
-            "noise": float(params.get("noise") or 0.1),
-            "kind": params.get("kind") or "symmetric",
+            "key": params.get("key") or EVAL_KEY,
+            "noise": float(params.get("noise") or NOISE),
+            "kind": params.get("kind") or KINDS[0],
             "seeds": parse_seeds(params.get("seeds") or "0"),
             **training_kwargs(params, with_seed=False),
         }
@@ -62,7 +63,6 @@ class EvaluateCorruption(TrainingOperator):
         return kwargs
 
     def sdk_function(self):
-        from ..sdk.evaluation import evaluate_corruption
 
         return evaluate_corruption
 
@@ -83,19 +83,19 @@ class EvaluateCorruption(TrainingOperator):
         self,
         sample_collection,
         label_field,
-        key="curvature_eval",
-        noise=0.1,
-        kind="symmetric",
+        key=EVAL_KEY,
+        noise=NOISE,
+        kind=KINDS[0],
         seeds=(0,),
         mapping=None,
-        model="auto",
+        model=None,
         epochs=None,
         probes=None,
         h=None,
         score_every=None,
         score_from=None,
         image_size=None,
-        device="auto",
+        device=None,
         delegate=False,
     ):
         """Runs the operator from Python (see
@@ -121,11 +121,11 @@ def _evaluate_inputs(ctx, inputs):
     ):
         return False
     key, error = key_input(
-        ctx, inputs, "key", "curvature_eval", "Run key",
+        ctx, inputs, "key", EVAL_KEY, "Run key",
         "Brain key and curvature field; other fields are <key>_<suffix>",
         validate_key,
     )
-    inputs.float("noise", default=0.1, min=0.001, max=0.999,
+    inputs.float("noise", default=NOISE, min=0.001, max=0.999,
                  label="Noise fraction",
                  description="Fraction of labels flipped")
     kinds = types.RadioGroup()

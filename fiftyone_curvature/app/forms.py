@@ -3,9 +3,15 @@
 Imports nothing heavy: the App imports the operator modules at start-up.
 """
 
+import math
+import numbers
+
+import fiftyone as fo
 import fiftyone.operators.types as types
 
 from ..engine.config import DEVICES, MODELS, TrackingConfig
+from ..engine.constants import IMAGE_SIZE
+from ..sdk.info import curvature_runs, run_owned_fields
 
 #: model names offered in the forms
 MODEL_CHOICES = ("auto",) + MODELS
@@ -35,7 +41,8 @@ TRAINING_PARAMS = {
     "score_from": (_DEFAULTS.score_from,
                    "Fraction of training before which curvature is not "
                    "scored (0 = from the start)"),
-    "image_size": (32, "Working resolution; smaller images keep their size"),
+    "image_size": (IMAGE_SIZE,
+                   "Working resolution; smaller images keep their size"),
     "threads": (None,
                 "CPU threads; empty: timed before training (1, the free "
                 "and all cores; the fastest is kept and stored in the "
@@ -59,9 +66,7 @@ def label_field_input(ctx, inputs, label, description, why):
     Returns False (and shows a warning that ends with ``why``) when the
     target has none, True otherwise.
     """
-    import fiftyone as fo
 
-    from ..sdk.info import curvature_runs, run_owned_fields
 
     dataset = ctx.dataset
     runs = curvature_runs(dataset)
@@ -145,8 +150,8 @@ def training_kwargs(params, with_seed=True):
     """The model, training parameters and device of a form's params, with
     defaults for those left empty, as the SDK's keyword arguments."""
     kwargs = {
-        "model": params.get("model") or "auto",
-        "device": params.get("device") or "auto",
+        "model": params.get("model") or _DEFAULTS.model,
+        "device": params.get("device") or _DEFAULTS.device,
     }
     for name, (default, _) in TRAINING_PARAMS.items():
         if name == "seed" and not with_seed:
@@ -167,7 +172,6 @@ def form_number(name, value, real):
     Raises:
         ValueError: not a number
     """
-    import numbers
 
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         try:
@@ -175,7 +179,6 @@ def form_number(name, value, real):
         except (TypeError, ValueError):
             raise ValueError(f"{name} must be a number, got {value!r}") \
                 from None
-    import math
 
     if not math.isfinite(value):
         raise ValueError(f"{name} must be a finite number, got {value!r}")

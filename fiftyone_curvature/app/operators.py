@@ -7,16 +7,23 @@ App loads the plugin.
 
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
+from fiftyone import ViewField as F
 
+from ..engine.constants import RUN_KEY
+from ..engine.dynamics import SCORES
 from ..sdk.compute import validate_key
+from ..sdk.compute import compute_curvature
 from ..sdk.info import curvature_runs, is_evaluation, run_info
+from ..sdk.locks import refuse_if_computing
+from ..sdk.relabel import relabel
+from ..sdk.runs import output_fields
 from ..sdk.views import VIEW_BUILDERS, resolve_thresholds, view_names
-from .forms import (
-    key_input, label_field_input, training_inputs, training_kwargs,
-)
-from .estimate import estimate_notice
 from .base import (
     TrainingOperator, execute_on_dataset, execute_on_view,
+)
+from .estimate import estimate_notice
+from .forms import (
+    key_input, label_field_input, training_inputs, training_kwargs,
 )
 
 
@@ -116,13 +123,12 @@ class ComputeCurvature(TrainingOperator):
     def sdk_kwargs(self, params):
         return {
             "label_field": params["label_field"],
-            "curvature_field": params.get("curvature_field") or "curvature",
+            "curvature_field": params.get("curvature_field") or RUN_KEY,
             "nproc": _num_processes(params),
             **training_kwargs(params),
         }
 
     def sdk_function(self):
-        from ..sdk.compute import compute_curvature
 
         return compute_curvature
 
@@ -139,16 +145,16 @@ class ComputeCurvature(TrainingOperator):
         self,
         sample_collection,
         label_field,
-        curvature_field="curvature",
-        model="auto",
+        curvature_field=RUN_KEY,
+        model=None,
         epochs=None,
         probes=None,
         h=None,
         score_every=None,
         score_from=None,
         image_size=None,
-        device="auto",
-        seed=0,
+        device=None,
+        seed=None,
         num_processes=1,
         threads=None,
         delegate=False,
@@ -179,7 +185,7 @@ def _compute_inputs(ctx, inputs):
     ):
         return False
     key, error = key_input(
-        ctx, inputs, "curvature_field", "curvature",
+        ctx, inputs, "curvature_field", RUN_KEY,
         "Curvature field / run key",
         "Output field and brain key; the other fields are named "
         "<key>_<suffix>",
@@ -207,9 +213,10 @@ def _compute_inputs(ctx, inputs):
         "views_notice",
         types.Notice(
             label=(
-                f"Writes {key}, {key}_epochs, {key}_percentile, "
-                f"{key}_prediction and {key}_<score> fields; saves the "
-                f"views {names}"
+                f"Writes the fields "
+                f"{', '.join(output_fields(key, score_names=()))} and "
+                f"{key}_<score> for each of the {len(SCORES)} "
+                f"training-dynamics scores; saves the views {names}"
             )
         ),
     )
@@ -361,7 +368,6 @@ class DeleteCurvatureRun(foo.Operator):
         key = ctx.params["key"]
         if key not in curvature_runs(ctx.dataset):
             raise ValueError(f"No curvature run {key!r}")
-        from ..sdk.locks import refuse_if_computing
 
         refuse_if_computing(ctx.dataset, key)
         ctx.dataset.delete_brain_run(key)
@@ -453,7 +459,6 @@ class TagForRelabel(foo.Operator):
 
 
 def _relabel_view(dataset, key, params):
-    from fiftyone import ViewField as F
 
     config = dataset.get_brain_info(key).config
     view = dataset.load_brain_view(key).match(F(key).exists())
@@ -519,7 +524,6 @@ class Relabel(foo.Operator):
             label="Relabel with the suggested labels"))
 
     def execute(self, ctx):
-        from ..sdk.relabel import relabel
 
         target = ctx.params.get("target") or "likely_mislabeled"
         if target == "selected":

@@ -1,10 +1,18 @@
 """The "Curvature" App panel: histograms, ROC, per-epoch AUROC, scatter."""
 
+import json
+import math
+
+import numpy as np
+
+import fiftyone as fo
 import fiftyone.operators as foo
 import fiftyone.operators.types as types
+from fiftyone import ViewField as F
 
 from ..engine.dynamics import SCORES
 from ..sdk.info import curvature_runs, duplicates_info, is_evaluation
+from ..sdk.report import gather
 from .names import uri
 
 COMPUTE_URI = uri("compute_curvature")
@@ -28,7 +36,6 @@ def _score_field(key, score):
 
 
 def _numeric_fields(dataset):
-    import fiftyone as fo
 
     schema = dataset.get_field_schema()
     return sorted(
@@ -38,7 +45,6 @@ def _numeric_fields(dataset):
 
 
 def _bool_fields(dataset):
-    import fiftyone as fo
 
     schema = dataset.get_field_schema()
     return sorted(
@@ -148,7 +154,6 @@ class CurvaturePanel(foo.Panel):
     def on_histogram_click(self, ctx):
         """Opens the samples of the clicked bar (and trace: clean /
         corrupted), highest score first."""
-        from fiftyone import ViewField as F
 
         state = ctx.panel.state
         edges = state.hist_edges or []
@@ -220,7 +225,6 @@ class CurvaturePanel(foo.Panel):
                 s["truth_field"] = None
             truth = s["truth_field"]
         s["hist_split"] = truth
-        from ..sdk.report import gather
 
         data = gather(ctx.dataset, key,
                       corrupted_field=None if is_eval else truth)
@@ -408,7 +412,6 @@ def _slot(name, rev):
 
 def _view_key(view):
     """A string that changes when the App's view changes."""
-    import json
 
     stages = view._serialize() if hasattr(view, "_serialize") else []
     return json.dumps(stages, sort_keys=True, default=str)
@@ -425,7 +428,6 @@ def _replace_state(ctx, s):
 def _histogram(view, key, s, truth):
     """Bar traces of the chosen score in ``view`` (clean / corrupted when
     known); records the bin edges in ``s`` for clicks."""
-    import numpy as np
 
     field = _score_field(key, s["score"])
     s["hist_field"], s["hist_edges"] = None, []
@@ -465,7 +467,6 @@ def _histogram(view, key, s, truth):
 def _scatter(view, key, s, truth):
     """Marker traces of curvature against ``s["y_field"]`` in ``view``,
     with sample ids for clicks."""
-    import numpy as np
 
     y_field = s.get("y_field")
     s["scatter_points"] = 0
@@ -524,7 +525,6 @@ def _roc_traces(data):
 
 
 def _epoch_traces(data):
-    import math
 
     if data.get("epoch_auroc"):
         mean = [None if (v is None or math.isnan(v)) else v

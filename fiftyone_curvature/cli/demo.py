@@ -2,6 +2,11 @@
 
 import os
 
+import numpy as np
+from PIL import Image
+from sklearn.datasets import load_digits
+
+from ..engine.constants import NOISE, RUN_KEY
 from ..engine.safe_files import ensure_dir, save_image
 
 DEMO_DATASET = "curvature-demo-digits"
@@ -22,7 +27,7 @@ def default_cache_dir():
     return os.path.join(base, "fiftyone-curvature")
 
 
-def make_digits_dataset(name=DEMO_DATASET, noise=0.1, seed=0,
+def make_digits_dataset(name=DEMO_DATASET, noise=NOISE, seed=0,
                         cache_dir=None, limit=None):
     """Builds a FiftyOne dataset of scikit-learn's 1,797 8x8 digits.
 
@@ -49,9 +54,6 @@ def make_digits_dataset(name=DEMO_DATASET, noise=0.1, seed=0,
             the demo did not create, or an image folder owned or writable
             by another user
     """
-    import numpy as np
-    from PIL import Image
-    from sklearn.datasets import load_digits
 
     import fiftyone as fo
 
@@ -118,14 +120,13 @@ def check_demo_name(name):
             f"delete it yourself: fiftyone datasets delete {name!r})")
 
 
-def demo_scores(dataset, key="curvature"):
+def demo_scores(dataset, key=RUN_KEY):
     """AUROC / AP / FPR@95 of curvature and every training-dynamics score
     for finding the ``flipped`` samples of a demo dataset.
 
     Returns:
         a dict name -> {"auroc", "ap", "fpr95"}, curvature first
     """
-    import numpy as np
 
     from ..engine.dynamics import SCORES, suspicion
     from ..engine.metrics import score_table
@@ -143,7 +144,7 @@ def demo_scores(dataset, key="curvature"):
     return score_table(flipped, scores)
 
 
-def demo_views(dataset, key="curvature"):
+def demo_views(dataset, key=RUN_KEY):
     """How well the saved views of a demo run find the ``flipped`` samples,
     read back from the dataset as a user would.
 
@@ -153,7 +154,6 @@ def demo_views(dataset, key="curvature"):
         == ``ground_truth`` on the flipped samples), ``estimated_errors``
         and ``injected``
     """
-    import numpy as np
 
     from ..engine.metrics import view_quality
 

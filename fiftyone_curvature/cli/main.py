@@ -5,12 +5,17 @@ import argparse
 import contextlib
 import json
 import logging
+import os
 import sys
 import time
+import traceback
 
 from ..engine.arguments import (
     add_training_args as _add_training_args,
     tracking_kwargs as _tracking_kwargs,
+)
+from ..engine.constants import (
+    EVAL_KEY, IMAGE_SIZE, NOISE, NOISE_KINDS, RUN_KEY,
 )
 from .demo import DEMO_DATASET, DEMO_EPOCHS
 
@@ -34,10 +39,10 @@ def _build_parser():
     compute.add_argument("dataset", help="FiftyOne dataset name")
     compute.add_argument("--label-field", required=True,
                          help="fo.Classification field to train on")
-    compute.add_argument("--key", default="curvature",
+    compute.add_argument("--key", default=RUN_KEY,
                          help="output field and brain key "
                          "(default %(default)s)")
-    compute.add_argument("--image-size", type=int, default=32,
+    compute.add_argument("--image-size", type=int, default=IMAGE_SIZE,
                          help="working resolution (default %(default)s)")
     compute.add_argument("--view-tag", default=None,
                          help="only samples with this tag")
@@ -73,7 +78,7 @@ def _build_parser():
                         "ranks)")
     export.add_argument("--label-field", required=True,
                         help="fo.Classification field to train on")
-    export.add_argument("--image-size", type=int, default=32,
+    export.add_argument("--image-size", type=int, default=IMAGE_SIZE,
                         help="working resolution (default %(default)s)")
     export.add_argument("--view-tag", default=None,
                         help="only samples with this tag")
@@ -89,7 +94,7 @@ def _build_parser():
     back.add_argument("--label-field", default=None,
                       help="the exported label field (default: the one in "
                       "meta.json)")
-    back.add_argument("--key", default="curvature",
+    back.add_argument("--key", default=RUN_KEY,
                       help="output field and brain key (default "
                       "%(default)s)")
     back.add_argument("--view-tag", default=None,
@@ -102,7 +107,7 @@ def _build_parser():
         "flip a fraction of a COPY of the labels, run curvature and print "
         "how well each score finds the flipped samples.",
     )
-    demo.add_argument("--noise", type=float, default=0.1,
+    demo.add_argument("--noise", type=float, default=NOISE,
                       help="fraction of labels flipped to another class "
                       "(default %(default)s)")
     demo.add_argument("--json", action="store_true",
@@ -136,11 +141,11 @@ def _add_evaluation_parsers(sub):
     evaluate.add_argument("dataset", help="FiftyOne dataset name")
     evaluate.add_argument("--label-field", required=True,
                           help="fo.Classification field (assumed clean)")
-    evaluate.add_argument("--noise", type=float, default=0.1,
+    evaluate.add_argument("--noise", type=float, default=NOISE,
                           help="fraction of labels flipped "
                           "(default %(default)s)")
-    evaluate.add_argument("--kind", default="symmetric",
-                          choices=("symmetric", "asymmetric"),
+    evaluate.add_argument("--kind", default=NOISE_KINDS[0],
+                          choices=NOISE_KINDS,
                           help="symmetric: a random other class; "
                           "asymmetric: class pairs (--mapping)")
     evaluate.add_argument("--mapping", default=None,
@@ -148,9 +153,9 @@ def _add_evaluation_parsers(sub):
                           "a random cycle through all classes)")
     evaluate.add_argument("--seeds", type=int, nargs="+", default=None,
                           help="one run per seed (default: --seed)")
-    evaluate.add_argument("--key", default="curvature_eval",
+    evaluate.add_argument("--key", default=EVAL_KEY,
                           help="run key (default %(default)s)")
-    evaluate.add_argument("--image-size", type=int, default=32,
+    evaluate.add_argument("--image-size", type=int, default=IMAGE_SIZE,
                           help="working resolution (default %(default)s)")
     evaluate.add_argument("--json", action="store_true",
                           help="print one JSON object on stdout")
@@ -212,7 +217,7 @@ def _add_evaluation_parsers(sub):
         "REFERENCE_FIELD, overall and on the top-k by the reference.",
     )
     compare.add_argument("dataset", help="FiftyOne dataset name")
-    compare.add_argument("--field", default="curvature",
+    compare.add_argument("--field", default=RUN_KEY,
                          help="score field (default %(default)s)")
     compare.add_argument("--reference-field", required=True,
                          help="reference score field")
@@ -272,7 +277,6 @@ def error_line(error):
 
 def _fail(args, stdout, message, kind, code):
     if getattr(args, "debug", False):
-        import traceback
 
         traceback.print_exc(file=sys.stderr)
     print(f"fiftyone-curvature: error: {message}", file=sys.stderr)
@@ -357,7 +361,6 @@ def _export(args):
 
 
 def _write_back(args):
-    import os
 
     from ..engine.datafile import META
     from ..sdk.distributed import write_back
@@ -408,14 +411,14 @@ def _demo(args):
         cache_dir=args.cache_dir, limit=args.limit,
     )
     results = compute_curvature(
-        dataset, "label", curvature_field="curvature",
+        dataset, "label", curvature_field=RUN_KEY,
         progress=not args.json, **_tracking_kwargs(args),
     )
     table = demo_scores(dataset)
     review = demo_views(dataset)
     seconds = time.perf_counter() - t0
     views = list(results.config.views)
-    report = _write_report(dataset, "curvature", args.report,
+    report = _write_report(dataset, RUN_KEY, args.report,
                            corrupted_field="flipped")
     if args.json:
         return {

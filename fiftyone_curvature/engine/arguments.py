@@ -6,7 +6,14 @@ Shared by the ``fiftyone-curvature`` command and the rank entry point
 
 import json
 
+from . import validation
 from .config import TrackingConfig
+
+
+#: TrackingConfig options with their own flag -> the flag (without --)
+FLAGS = {"epochs": "epochs", "probes": "probes", "h": "h",
+         "score_every": "score-every", "score_from": "score-from",
+         "model": "model", "device": "device", "seed": "seed"}
 
 
 def int_or_auto(value):
@@ -61,27 +68,43 @@ def add_training_args(parser, epochs_default=None):
                         "--set weight_decay=0 (repeatable)")
 
 
-def parse_sets(items):
+def parse_sets(items, flagged_ok=False):
     """``["name=value", ...]`` -> dict (values parsed as JSON when they
-    are JSON)."""
+    are JSON).
+
+    Args:
+        items: the ``--set`` values
+        flagged_ok (False): accept options that have their own flag (the
+            rank worker, whose arguments a program writes); a person who
+            gives ``--set epochs=2`` is told to use ``--epochs``
+    """
     out = {}
     for item in items:
         if "=" not in item:
             raise ValueError(f"--set expects NAME=VALUE, got {item!r}")
         name, value = item.split("=", 1)
+        if name in FLAGS and not flagged_ok:
+            raise ValueError(
+                f"--set {item}: {name} has its own option --{FLAGS[name]}; "
+                f"give it there (a value given both ways would be "
+                f"ambiguous)")
         try:
-            out[name] = json.loads(value)
+            value = json.loads(value)
         except json.JSONDecodeError:
-            out[name] = value
+            pass
+        if name in out:
+            validation.conflict(f"--set {name}", out[name], value)
+        out[name] = value
     return out
 
 
-def tracking_kwargs(args):
-    """The TrackingConfig keyword arguments of parsed arguments."""
+def tracking_kwargs(args, flagged_ok=False):
+    """The TrackingConfig keyword arguments of parsed arguments
+    (``flagged_ok``: see :func:`parse_sets`)."""
     kwargs = dict(
         model=args.model, epochs=args.epochs, probes=args.probes, h=args.h,
         score_every=args.score_every, score_from=args.score_from,
         device=args.device, seed=args.seed, threads=args.threads,
     )
-    kwargs.update(parse_sets(args.set))
+    kwargs.update(parse_sets(args.set, flagged_ok))
     return kwargs

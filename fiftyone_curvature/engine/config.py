@@ -9,6 +9,9 @@ import dataclasses
 import math
 import re
 
+from . import validation
+from .constants import SCORE_GAP, SCORE_RISE
+
 #: model architectures (see :mod:`fiftyone_curvature.engine.models`)
 MODELS = ("small_cnn", "small_resnet", "resnet18")
 #: learning-rate schedules
@@ -34,46 +37,23 @@ _DEVICE = re.compile(r"auto|cpu|cuda(:[0-9]+)?")
 H_MIN = 1e-5
 
 
-def _plain(value):
-    """A NumPy scalar as the Python number it holds (other values as
-    given), so that configs stay JSON-able."""
-    if type(value).__module__ == "numpy" and hasattr(value, "item"):
-        return value.item()
-    return value
-
-
 def _integer(cfg, name, minimum, extra=""):
     """Raises ValueError unless option ``name`` is an int >= minimum
     (booleans and floats refused)."""
-    value = getattr(cfg, name)
-    if isinstance(value, bool) or not isinstance(value, int) or (
-        value < minimum
-    ):
-        raise ValueError(
-            f"{name} must be an integer >= {minimum}"
-            f"{' ' + extra if extra else ''}, got {value!r}")
+    setattr(cfg, name, validation.integer(name, getattr(cfg, name), minimum,
+                                          extra=extra))
 
 
 def _real(cfg, name, low=None, high=None, low_open=False, high_open=False):
     """Raises ValueError unless option ``name`` is a finite number in the
     given range (booleans and strings refused)."""
     value = getattr(cfg, name)
-    ok = (isinstance(value, (int, float)) and not isinstance(value, bool)
-          and math.isfinite(value))
-    if ok and low is not None:
-        ok = value > low if low_open else value >= low
-    if ok and high is not None:
-        ok = value < high if high_open else value <= high
-    if not ok:
-        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
-        hi = "" if high is None else f"{'<' if high_open else '<='} {high:g}"
-        bounds = " and ".join(b for b in (lo, hi) if b)
-        why = (" (smaller steps are below float32 resolution of the "
-               "normalised pixels and give zero or noise curvature)"
-               if name == "h" and ok is False and isinstance(value, float)
-               and math.isfinite(value) and 0 < value < H_MIN else "")
-        raise ValueError(f"{name} must be a finite number {bounds}, got "
-                         f"{value!r}{why}")
+    why = (" (smaller steps are below float32 resolution of the "
+           "normalised pixels and give zero or noise curvature)"
+           if name == "h" and isinstance(value, float)
+           and 0 < value < H_MIN else "")
+    setattr(cfg, name, validation.real(name, value, low, high, low_open,
+                                       high_open, why=why))
 
 
 @dataclasses.dataclass
@@ -130,7 +110,7 @@ class TrackingConfig:
             ``k = score_every``. Which epochs carry the signal depends on
             the data (see the README), so the default scores throughout
         aggregate ("mean"): how per-epoch curvature becomes one score, see
-            :func:`fiftyone_curvature.curvature.aggregate_epochs`
+            :func:`fiftyone_curvature.engine.curvature.aggregate_epochs`
         el2n_epoch (None): epoch (1-based) at which EL2N is taken; None
             uses 10% of the epochs (at least 1)
         score_batch_size (256): batch size of the scoring pass
@@ -181,8 +161,8 @@ class TrackingConfig:
     norm: str = "l2"
     score_every: object = "model"
     score_from: float = 0.0
-    score_rise: float = 0.01
-    score_gap: int = 8
+    score_rise: float = SCORE_RISE
+    score_gap: int = SCORE_GAP
     aggregate: str = "mean"
     el2n_epoch: int = None
     score_batch_size: int = 256
@@ -205,17 +185,11 @@ class TrackingConfig:
         where an integer is (``epochs=2.7`` is refused, not truncated).
         """
         for f in dataclasses.fields(self):
-            setattr(self, f.name, _plain(getattr(self, f.name)))
+            setattr(self, f.name, validation.plain(getattr(self, f.name)))
 
         def choice(name, valid):
-            value = getattr(self, name)
-            # 1 == True: compare types too, so amp=1 is refused
-            if not any(value == v and type(value) is type(v)
-                       for v in valid):
-                raise ValueError(
-                    f"Unknown {name} {value!r}; valid ones are "
-                    f"{tuple(valid)}"
-                )
+            # 1 == True: compared with its type, so amp=1 is refused
+            validation.choice(name, getattr(self, name), valid)
 
         choice("model", ("auto",) + MODELS)
         choice("schedule", SCHEDULES)
@@ -248,9 +222,7 @@ class TrackingConfig:
         _real(self, "weight_decay", low=0.0)
         _real(self, "score_from", low=0.0, high=1.0, high_open=True)
         for name in ("channels_last", "record_probes", "record_embeddings"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be True or False, got "
-                                 f"{getattr(self, name)!r}")
+            validation.boolean(name, getattr(self, name))
         if self.el2n_epoch is not None and self.el2n_epoch > self.epochs:
             raise ValueError(
                 f"el2n_epoch must be in [1, epochs={self.epochs}], got "
@@ -388,8 +360,8 @@ class TrackingConfig:
         return max(1, round(0.1 * self.epochs))
 
 
-def adaptive_scored_epochs(train_accuracy, epochs, rise=0.02, gap=4,
-                           warmup=2):
+def adaptive_scored_epochs(train_accuracy, epochs, rise=SCORE_RISE,
+                           gap=SCORE_GAP, warmup=2):
     """The epochs the ``score_every="auto"`` schedule scores.
 
     Dense while the network still learns, sparse after: epoch e (1-based)
@@ -403,8 +375,10 @@ def adaptive_scored_epochs(train_accuracy, epochs, rise=0.02, gap=4,
         train_accuracy: the training accuracies of the epochs trained so
             far (a prefix of the run's, any length up to ``epochs``)
         epochs: E, the run's number of epochs
-        rise (0.02): accuracy rise that triggers scoring
-        gap (4): longest run of unscored epochs plus one
+        rise (0.01): accuracy rise that triggers scoring (the config's
+            ``score_rise``)
+        gap (8): longest run of unscored epochs plus one (the config's
+            ``score_gap``)
         warmup (2): leading epochs always scored
 
     Returns:

@@ -29,6 +29,7 @@ probe, sample index, element): a sample's probes do not depend on the
 batch it lands in, so scores are invariant to batch size and position.
 """
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -176,7 +177,6 @@ def aggregate_epochs(matrix, method="mean"):
     Returns:
         an (N,) float64 numpy array, higher = more likely memorized
     """
-    import numpy as np
 
     if method not in AGGREGATIONS:
         raise ValueError(

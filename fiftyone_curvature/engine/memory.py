@@ -91,11 +91,11 @@ def check_memory(cfg, num_samples, channels, height, width):
 
 
 def _device_type(device):
-    if device == "auto":
-        import torch
+    """"cpu" or "cuda" for a config's device (ValueError, in plain words,
+    for a CUDA device this machine lacks)."""
+    from .source import resolve_device
 
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    return "cuda" if str(device).startswith("cuda") else "cpu"
+    return resolve_device(device).type
 
 
 def _gb(n):

@@ -3,6 +3,10 @@
 import math
 
 import numpy as np
+from sklearn.metrics import roc_auc_score
+from sklearn.metrics import average_precision_score
+from sklearn.metrics import roc_curve
+from sklearn.metrics import precision_recall_curve
 
 #: detection metrics computed for every score, in table order
 METRICS = ("auroc", "ap", "fpr95", "precision_at_k", "recall_at_k")
@@ -40,7 +44,6 @@ def auroc(is_positive, scores):
         a float in [0, 1], or None when only one class is present or no
         score is finite
     """
-    from sklearn.metrics import roc_auc_score
 
     y, s = _prepare(is_positive, scores)
     if y is None:
@@ -59,7 +62,6 @@ def average_precision(is_positive, scores):
         a float in [0, 1] (a random ranking scores the positive rate), or
         None when only one class is present or no score is finite
     """
-    from sklearn.metrics import average_precision_score
 
     y, s = _prepare(is_positive, scores)
     if y is None:
@@ -78,7 +80,6 @@ def fpr_at_tpr(is_positive, scores, tpr=0.95):
     Returns:
         a float in [0, 1] (lower is better), or None as :func:`auroc`
     """
-    from sklearn.metrics import roc_curve
 
     y, s = _prepare(is_positive, scores)
     if y is None:
@@ -93,7 +94,8 @@ def score_table(is_positive, scores):
     Args:
         is_positive: (N,) bool
         scores: dict name -> (N,) float, each oriented higher = more
-            suspicious (see :func:`fiftyone_curvature.dynamics.suspicion`)
+            suspicious (see
+            :func:`fiftyone_curvature.engine.dynamics.suspicion`)
 
     Returns:
         a dict name -> ``{"auroc": float, "ap": float, "fpr95": float}``
@@ -136,7 +138,6 @@ def precision_recall_at_k(is_positive, scores, k=None):
 
 def roc_points(is_positive, scores):
     """The ROC curve: ``(fpr, tpr)`` arrays, or None when undefined."""
-    from sklearn.metrics import roc_curve
 
     y, s = _prepare(is_positive, scores)
     if y is None:
@@ -148,7 +149,6 @@ def roc_points(is_positive, scores):
 def pr_points(is_positive, scores):
     """The precision-recall curve: ``(recall, precision)`` arrays (recall
     decreasing), or None when undefined."""
-    from sklearn.metrics import precision_recall_curve
 
     y, s = _prepare(is_positive, scores)
     if y is None:

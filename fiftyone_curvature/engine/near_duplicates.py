@@ -32,15 +32,16 @@ README's duplicates section has the measurements.
 import dataclasses
 
 import numpy as np
+from scipy import ndimage
+from sklearn.neighbors import NearestNeighbors
 
+from .constants import NEIGHBORS
 from .neighbors import group_pairs
 
 #: coarse search resolution (side of the index vectors' image)
 SEARCH_SIZE = 8
 #: verification resolution (upper bound; small images keep their side)
 VERIFY_SIZE = 16
-#: candidates per image from the index
-NEIGHBORS = 10
 #: neighbours of each shifted / cropped query window
 QUERY_NEIGHBORS = 3
 #: robust z of the absolute threshold (see :func:`data_threshold`)
@@ -74,7 +75,6 @@ def _blur(gray, sigma_frac=1 / 32, min_sigma=0.5):
     min_sigma) px, border replicated."""
     h, w = gray.shape[1:]
     sy, sx = max(sigma_frac * h, min_sigma), max(sigma_frac * w, min_sigma)
-    from scipy import ndimage
 
     return ndimage.gaussian_filter(gray, (0, sy, sx), mode="nearest")
 
@@ -185,7 +185,6 @@ def candidate_pairs(images, k=NEIGHBORS, queries=QUERY_VIEWS,
     Returns:
         (P, 2) int array of unique pairs i < j
     """
-    from sklearn.neighbors import NearestNeighbors
 
     n = len(images)
     full = search_features(images)

@@ -3,11 +3,12 @@ distances to the nearest sample with another label (numpy, scikit-learn,
 scipy)."""
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+from sklearn.neighbors import NearestNeighbors
+from sklearn.preprocessing import normalize
 
-#: neighbours searched for :func:`conflict_distances`
-NEIGHBORS = 10
-
-
+from .constants import NEIGHBORS
 
 
 def pixel_features(images):
@@ -38,8 +39,6 @@ def group_pairs(n, pairs):
         (N,) int array: the component of each node, numbered by first
         appearance
     """
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
 
     edges = np.asarray(list(pairs), dtype=np.int64).reshape(-1, 2)
     graph = coo_matrix(
@@ -68,8 +67,6 @@ def conflict_distances(features, labels, k=NEIGHBORS):
         (N,) float64 cosine distances, LOWER = more likely a duplicate
         with a conflicting label (``inf`` where none was found)
     """
-    from sklearn.neighbors import NearestNeighbors
-    from sklearn.preprocessing import normalize
 
     x = np.asarray(features, dtype=np.float64)
     x = normalize(x - x.mean(axis=0, keepdims=True))

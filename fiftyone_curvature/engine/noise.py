@@ -2,9 +2,10 @@
 
 import numpy as np
 
-#: noise kinds of :func:`inject_noise`
-KINDS = ("symmetric", "asymmetric")
+from .constants import NOISE_KINDS
 
+#: noise kinds of :func:`inject_noise`
+KINDS = NOISE_KINDS
 
 
 def random_mapping(num_classes, rng):

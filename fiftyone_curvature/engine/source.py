@@ -2,9 +2,7 @@
 
 import numpy as np
 
-
-#: the smallest image side the networks train on
-MIN_SIDE = 4
+from .constants import MIN_SIDE
 
 
 def as_tensors(inputs, labels, num_classes):
@@ -98,7 +96,15 @@ def resolve_device(name):
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={name!r} but CUDA is not available")
+        raise ValueError(
+            f"device={name!r} but this machine has no usable CUDA device "
+            "(no GPU or no driver); use device='cpu' or 'auto'")
+    if device.type == "cuda" and device.index is not None and (
+        device.index >= torch.cuda.device_count()
+    ):
+        raise ValueError(
+            f"device={name!r} but this machine has "
+            f"{torch.cuda.device_count()} CUDA device(s) (cuda:0 ...)")
     return device
 
 

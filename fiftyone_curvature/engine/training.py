@@ -10,6 +10,7 @@ import logging
 import time
 
 import numpy as np
+from scipy.special import log_softmax, softmax
 
 from .checkpoint import (
     checkpoint_path, fingerprint, load_checkpoint, save_checkpoint,
@@ -60,7 +61,7 @@ class TrackingResult:
         scored_epochs: the E_s 1-based epochs that were scored
         curvature_probes: (N, E_s, P) per-probe curvature, or None
         scores: dict name -> (N,) training-dynamics scores, each in its own
-            direction (see :data:`fiftyone_curvature.dynamics.SCORES`)
+            direction (see :data:`fiftyone_curvature.engine.dynamics.SCORES`)
         records: dict of per-epoch (N, E) arrays: train_loss, train_margin,
             train_prob, train_correct (training pass), eval_loss, eval_prob
             (N, E_s, scoring pass)
@@ -101,9 +102,7 @@ class TrackingResult:
     @property
     def probabilities(self):
         """(N, K) softmax of the final logits."""
-        z = self.logits - self.logits.max(axis=1, keepdims=True)
-        e = np.exp(z)
-        return e / e.sum(axis=1, keepdims=True)
+        return softmax(self.logits, axis=1)
 
 
 # --------------------------------------------------------------------------
@@ -560,8 +559,7 @@ class _Run:
         if logits is None:
             return None
         yn = self.y.numpy()
-        logp = logits - logits.max(1, keepdims=True)
-        logp = logp - np.log(np.exp(logp).sum(1, keepdims=True))
+        logp = log_softmax(logits, axis=1)
         logp_y = logp[np.arange(len(yn)), yn]
         records = {
             "train_loss": arrays["train_loss"][:, :epochs_done],

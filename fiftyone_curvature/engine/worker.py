@@ -76,7 +76,7 @@ def run(argv=None):
         stream=sys.stderr,
         format=f"[rank {rank}/{world}] %(asctime)s %(message)s")
     data = load_export(args.export_dir)
-    cfg = TrackingConfig.resolve(**tracking_kwargs(args))
+    cfg = TrackingConfig.resolve(**tracking_kwargs(args, flagged_ok=True))
     device = rank_device(cfg.device, local_rank)
     cfg = dataclasses.replace(cfg, device=device.type)
     if device.type == "cpu" and "OMP_NUM_THREADS" not in os.environ:

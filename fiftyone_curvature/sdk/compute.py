@@ -3,19 +3,20 @@
 import dataclasses
 import logging
 
-import numbers
-
 from ..engine.checkpoint import check_checkpoint_dir
 from ..engine.config import TrackingConfig
+from ..engine.constants import IMAGE_SIZE, RUN_KEY
 from . import views as cv_views
-from .curvature_run import (  # noqa: F401 (check_rank_by, validate_key:
-    # public names of this module before the run kind had its own)
-    check_rank_by, curvature_request, record_curvature_run, validate_key,
+from .curvature_run import (
+    curvature_request, record_curvature_run, validate_key,
 )
 from .distributed import train_on_ranks
 from .duplicates import resolve_duplicates_option, run_from_curvature
 from .images import prepare_data, validate_label_field
-from .options import check_samples
+from .options import (
+    check_arguments, check_image_size, check_rank_by, check_samples,
+    check_scoring,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -23,9 +24,9 @@ logger = logging.getLogger(__name__)
 def compute_curvature(
     samples,
     label_field,
-    curvature_field="curvature",
+    curvature_field=RUN_KEY,
     classes=None,
-    image_size=32,
+    image_size=IMAGE_SIZE,
     model=None,
     epochs=None,
     probes=None,
@@ -71,7 +72,7 @@ def compute_curvature(
     - ``key_memorization``: (float in [0, 1]) percentile of the
       ``rank_by`` score, 1 = most memorized; the saved views rank by it
     - ``key_<score>`` for each training-dynamics score of
-      :data:`fiftyone_curvature.dynamics.SCORES` (csl, final_loss,
+      :data:`fiftyone_curvature.engine.dynamics.SCORES` (csl, final_loss,
       in_confidence, aum, forgetting, dm_confidence, dm_variability, el2n),
       each in its own direction (aum and dm_confidence: LOW = suspicious)
 
@@ -92,7 +93,7 @@ def compute_curvature(
         classes (None): class names in index order (None: the sorted
             distinct labels)
         image_size (32): working resolution, see
-            :func:`fiftyone_curvature.data.prepare_data`
+            :func:`fiftyone_curvature.sdk.images.prepare_data`
         model (None): ``"auto"``, ``"small_cnn"``, ``"small_resnet"`` or
             ``"resnet18"`` (None: the config's, by default "auto")
         epochs (None): training epochs
@@ -108,7 +109,7 @@ def compute_curvature(
         config (None): a :class:`fiftyone_curvature.TrackingConfig` or dict
             with any other option; the keywords above override it
         thresholds (None): the saved views' thresholds, see
-            :func:`fiftyone_curvature.views.build_views`
+            :func:`fiftyone_curvature.sdk.views.build_views`
         create_views (True): whether to save the views
         checkpoint_dir (None): directory to checkpoint every epoch and
             resume an interrupted run from
@@ -148,7 +149,7 @@ def compute_curvature(
         **kwargs: any other :class:`fiftyone_curvature.TrackingConfig` field
 
     Returns:
-        a :class:`fiftyone_curvature.runs.CurvatureResults` holding the
+        a :class:`fiftyone_curvature.sdk.runs.CurvatureResults` holding the
         (N, E) per-epoch curvature matrix (higher = more likely memorized),
         sample ids and training history
 
@@ -178,10 +179,14 @@ def compute_curvature(
         fiftyone_curvature.RunInProgressError: another process is
             computing the same key
     """
+    check_arguments(progress=progress, classes=classes, nproc=nproc,
+                    rank_by=rank_by, create_views=create_views,
+                    skip_unreadable=skip_unreadable)
     tracking = TrackingConfig.resolve(
         config, model=model, epochs=epochs, probes=probes, h=h,
         score_every=score_every, device=device, seed=seed, **kwargs,
     )
+    check_scoring(tracking, "A curvature run")
     thresholds = cv_views.resolve_thresholds(thresholds)
     check_rank_by(rank_by)
     check_samples(samples)
@@ -194,8 +199,7 @@ def compute_curvature(
     image_size = check_image_size(image_size)
     if checkpoint_dir is not None:
         check_checkpoint_dir(checkpoint_dir)
-    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
-        raise ValueError(f"nproc must be an integer >= 1, got {nproc!r}")
+    nproc = int(nproc)
     if nproc > 1 and skip_unreadable:
         raise ValueError("skip_unreadable works in one process only "
                          "(nproc=1): fix or remove the unreadable images "
@@ -253,14 +257,3 @@ def _train_here(samples, label_field, classes, image_size, tracking,
     return prepared, result
 
 
-def check_image_size(image_size):
-    """``image_size`` as a Python int (or None); ValueError unless it is
-    None or an integer >= 4 (NumPy integers accepted)."""
-    if image_size is None:
-        return None
-    if isinstance(image_size, bool) or not isinstance(
-        image_size, numbers.Integral
-    ) or image_size < 4:
-        raise ValueError(f"image_size must be an integer >= 4 or None, "
-                         f"got {image_size!r}")
-    return int(image_size)

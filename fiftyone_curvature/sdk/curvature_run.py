@@ -1,5 +1,6 @@
 """The curvature run kind: its request, key check and how it writes."""
 
+from ..engine.constants import IMAGE_SIZE
 from ..engine.dynamics import SCORES
 from . import views as cv_views
 from .fields import write_run_fields
@@ -55,10 +56,12 @@ class CurvatureKind(RunKind):
                          rank_by, shown_key=request.key)
         config.classes = prepared.classes
         config.tracking = result.config
-        config.thresholds = dict(
-            config.thresholds,
-            mislabeled_cutoff=cv_views.mislabeled_cutoff(
-                result, prepared.targets, rank_by))
+        if config.thresholds.get("mislabeled_cutoff") is None:
+            # the run's own cutoff, unless the user gave one
+            config.thresholds = dict(
+                config.thresholds,
+                mislabeled_cutoff=cv_views.mislabeled_cutoff(
+                    result, prepared.targets, rank_by))
         return CurvatureResults(
             samples, config, key, backend=method, skipped=prepared.skipped,
             **result_kwargs(prepared, result, rank_by))
@@ -73,7 +76,7 @@ CURVATURE = CurvatureKind()
 
 def curvature_request(label_field, key, tracking, thresholds,
                       create_views=True, progress=None, classes=None,
-                      image_size=32, rank_by="curvature",
+                      image_size=IMAGE_SIZE, rank_by="curvature",
                       checkpoint_dir=None):
     """The :class:`fiftyone_curvature.sdk.lifecycle.RunRequest` of a
     curvature run (arguments checked by the caller)."""
@@ -92,15 +95,6 @@ def record_curvature_run(samples, request, produce, hook=None):
     running mark, rollback, atomic replacement); returns its
     :class:`CurvatureResults`."""
     return run_session(samples, CURVATURE, request, produce, hook=hook)
-
-
-def check_rank_by(rank_by):
-    """Raises ValueError unless ``rank_by`` names curvature or a
-    training-dynamics score."""
-    valid = ("curvature",) + tuple(SCORES)
-    if rank_by not in valid:
-        raise ValueError(f"Unknown rank_by {rank_by!r}; valid ones are "
-                         f"{valid}")
 
 
 def validate_key(samples, label_field, key):

@@ -8,18 +8,19 @@ import shutil
 import tempfile
 
 from ..engine.config import TrackingConfig
+from ..engine.constants import IMAGE_SIZE, RUN_KEY
 from . import views as cv_views
 from .curvature_run import (
-    check_rank_by, curvature_request, record_curvature_run, validate_key,
+    curvature_request, record_curvature_run, validate_key,
 )
 from .images import PreparedData, prepare_data, validate_label_field
-from .options import check_samples
+from .options import check_rank_by, check_samples
 
 logger = logging.getLogger(__name__)
 
 
 def export_samples(samples, label_field, export_dir, classes=None,
-                   image_size=32, progress=None):
+                   image_size=IMAGE_SIZE, progress=None):
     """Decodes a collection once into an export directory that every rank
     of a data-parallel run memory-maps (see
     :mod:`fiftyone_curvature.engine.datafile`): ``images.npy`` (N, C, H, W)
@@ -126,7 +127,7 @@ def train_on_ranks(samples, label_field, classes, image_size, tracking,
             shutil.rmtree(export_dir, ignore_errors=True)
 
 
-def write_back(samples, label_field, export_dir, curvature_field="curvature",
+def write_back(samples, label_field, export_dir, curvature_field=RUN_KEY,
                thresholds=None, create_views=True, rank_by="curvature",
                progress=None):
     """Writes the result of a run of the engine on an export directory
@@ -148,7 +149,7 @@ def write_back(samples, label_field, export_dir, curvature_field="curvature",
         progress (None): as :func:`fiftyone_curvature.compute_curvature`
 
     Returns:
-        a :class:`fiftyone_curvature.runs.CurvatureResults`
+        a :class:`fiftyone_curvature.sdk.runs.CurvatureResults`
 
     Raises:
         FileNotFoundError: no export or no result in ``export_dir``
@@ -204,4 +205,4 @@ def _meta_image_size(export_dir):
     from ..engine.datafile import META
 
     with open(os.path.join(export_dir, META)) as f:
-        return json.load(f).get("requested_image_size", 32)
+        return json.load(f).get("requested_image_size", IMAGE_SIZE)

@@ -10,6 +10,7 @@ import time
 import numpy as np
 
 from ..engine.config import TrackingConfig
+from ..engine.constants import IMAGE_SIZE
 from ..engine.copies import KINDS
 from ..engine.dynamics import SCORES, suspicion
 from ..engine.metrics import detection_metrics, format_summary_table, summarize
@@ -169,7 +170,7 @@ def evaluate_duplicates(
     threshold=None,
     embeddings_threshold=None,
     classes=None,
-    image_size=32,
+    image_size=IMAGE_SIZE,
     config=None,
     keep_datasets=False,
     work_dir=None,
@@ -196,7 +197,7 @@ def evaluate_duplicates(
     finder per kind and its false-flag rate among unrelated images.
 
     Scores (each oriented higher = more suspicious): ``curvature``, every
-    score of :data:`fiftyone_curvature.dynamics.SCORES`, and
+    score of :data:`fiftyone_curvature.engine.dynamics.SCORES`, and
     :data:`FINDER_SCORES`.
 
     Args:
@@ -216,7 +217,7 @@ def evaluate_duplicates(
         threshold (None): aligned-finder threshold (None: from the data)
         embeddings_threshold (None): embedding-finder threshold
         classes (None): class names (None: the sorted labels)
-        image_size (32): see :func:`fiftyone_curvature.data.prepare_data`
+        image_size (32): see :func:`fiftyone_curvature.sdk.images.prepare_data`
         config (None): a :class:`fiftyone_curvature.TrackingConfig` or dict
         keep_datasets (False): keep each seed's working dataset (persistent,
             named in ``results.datasets``) to inspect in the App, with the

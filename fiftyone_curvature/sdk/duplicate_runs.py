@@ -10,6 +10,8 @@ curvature run, whose curvature orders the saved view.
 
 import fiftyone.core.brain as fob
 
+from ..engine.constants import RUN_KEY
+
 from .runs import delete_outputs
 
 #: how images are compared: "aligned" (luminance after the best small
@@ -85,7 +87,7 @@ class DuplicateConflictsConfig(fob.BrainMethodConfig):
     def __init__(
         self,
         label_field,
-        key="curvature",
+        key=RUN_KEY,
         compare="aligned",
         threshold=None,
         ratio=None,

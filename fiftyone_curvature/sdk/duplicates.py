@@ -11,6 +11,7 @@ import logging
 
 import numpy as np
 
+from ..engine.constants import RUN_KEY
 from ..engine.near_duplicates import RATIO, find_near_duplicates
 from ..engine.neighbors import conflict_distances, group_pairs, pixel_features
 from .duplicate_runs import (
@@ -18,11 +19,12 @@ from .duplicate_runs import (
     DuplicateConflictsConfig, DuplicateConflictsResults,
     output_fields, run_key, view_name,
 )
-
 from .fields import Column, finite_or_none, write_columns
 from .images import read_images, validate_label_field
 from .lifecycle import RunKind, RunRequest, run_session
-from .options import check_samples
+from .options import (
+    check_arguments, check_duplicate_options, check_samples,
+)
 
 #: the certainty stored for byte-identical files (surer than any near
 #: duplicate)
@@ -39,9 +41,9 @@ def resolve_duplicates_option(samples, label_field, key, duplicates):
         samples: the run's collection
         label_field: the run's label field
         key: the curvature run key (prefix of the duplicate fields)
-        duplicates: False/None (no search), True (pixels), a method name
-            of :data:`METHODS` (``"embeddings"`` uses the run's own network:
-            penultimate features of the final model), or a dict of
+        duplicates: False/None (no search), True (``"aligned"``), a method
+            name of :data:`METHODS` (``"embeddings"`` uses the run's own
+            network: penultimate features of the final model), or a dict of
             :func:`find_duplicate_conflicts` keywords (``method``,
             ``threshold``, ``exact``, ``image_size``)
 
@@ -74,11 +76,9 @@ def resolve_duplicates_option(samples, label_field, key, duplicates):
     if options["method"] not in METHODS:
         raise ValueError(f"Unknown duplicates method {options['method']!r}; "
                          f"valid ones are {METHODS}")
-    threshold = options.get("threshold")
-    if threshold is not None and not 0.0 <= float(threshold) <= 2.0:
-        raise ValueError(
-            f"threshold is a cosine distance in [0, 2], got {threshold}"
-        )
+    check_duplicate_options(options["method"], options.get("threshold"),
+                            options.get("ratio", RATIO),
+                            DEFAULT_THRESHOLDS.get(options["method"]))
     validate_key(samples, label_field, key)
     return options
 
@@ -113,7 +113,7 @@ def run_from_curvature(samples, label_field, key, options, sample_ids,
 def find_duplicate_conflicts(
     samples,
     label_field,
-    key="curvature",
+    key=RUN_KEY,
     threshold=None,
     method="aligned",
     embeddings=None,
@@ -200,6 +200,7 @@ def find_duplicate_conflicts(
             a Classification, or fields under ``key`` that another run
             wrote
     """
+    check_arguments(exact=exact, create_view=create_view, progress=progress)
     if method not in METHODS:
         raise ValueError(
             f"Unknown method {method!r}; valid ones are {METHODS}"
@@ -211,20 +212,8 @@ def find_duplicate_conflicts(
         )
     if method != "embeddings" and embeddings is not None:
         raise ValueError("embeddings are only used with method='embeddings'")
-    if method != "exact":
-        if threshold is None:
-            threshold = DEFAULT_THRESHOLDS[method]
-        if threshold is not None:
-            if not _number_in(threshold, 0.0, 2.0):
-                raise ValueError(
-                    f"threshold is a cosine distance in [0, 2], got "
-                    f"{threshold}"
-                )
-            threshold = float(threshold)
-    else:
-        threshold = None
-    if not _number_in(ratio, 0.0, 1.0, high_open=True):
-        raise ValueError(f"ratio must be a number in [0, 1), got {ratio!r}")
+    threshold, ratio = check_duplicate_options(
+        method, threshold, ratio, DEFAULT_THRESHOLDS.get(method))
     if image_size is None:
         image_size = IMAGE_SIZES.get(method)
     check_samples(samples, "Duplicate search")
@@ -316,16 +305,6 @@ class DuplicatesKind(RunKind):
 
 #: the one instance the SDK uses
 DUPLICATES = DuplicatesKind()
-
-
-def _number_in(value, low, high, high_open=False):
-    """Whether ``value`` is a real number (not a bool) in [low, high]
-    (or [low, high) with ``high_open``)."""
-    import numbers
-
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        return False
-    return low <= value < high if high_open else low <= value <= high
 
 
 def validate_key(samples, label_field, key):

@@ -6,7 +6,9 @@ import time
 
 import numpy as np
 
+from ..engine import validation
 from ..engine.config import TrackingConfig
+from ..engine.constants import EVAL_KEY, IMAGE_SIZE, NOISE
 from ..engine.dynamics import SCORES, suspicion
 from ..engine.labels import percentile_rank
 from ..engine.metrics import (
@@ -20,7 +22,9 @@ from .evaluation_runs import (
 from .fields import ranking_score, write_run_fields
 from .images import prepare_data, validate_label_field
 from .lifecycle import RunKind, RunRequest, run_session
-from .options import check_samples, check_scoring, check_seeds
+from .options import (
+    check_arguments, check_samples, check_scoring, check_seeds,
+)
 from .progress import Progress
 from .runs import create_indexes, result_kwargs
 from .views import resolve_thresholds
@@ -31,13 +35,13 @@ logger = logging.getLogger(__name__)
 def evaluate_corruption(
     samples,
     label_field,
-    noise=0.1,
-    kind="symmetric",
+    noise=NOISE,
+    kind=KINDS[0],
     seeds=(0,),
-    key="curvature_eval",
+    key=EVAL_KEY,
     mapping=None,
     classes=None,
-    image_size=32,
+    image_size=IMAGE_SIZE,
     config=None,
     create_view=True,
     progress=None,
@@ -69,8 +73,8 @@ def evaluate_corruption(
     curvature first.
 
     Metrics (:data:`METRICS`), for curvature and every score of
-    :data:`fiftyone_curvature.dynamics.SCORES` (each oriented higher = more
-    suspicious), per seed and as mean and std: AUROC, average precision,
+    :data:`fiftyone_curvature.engine.dynamics.SCORES` (each oriented higher =
+    more suspicious), per seed and as mean and std: AUROC, average precision,
     FPR at 95% TPR, precision and recall at k = number corrupted (equal by
     construction, both kept for the table); the AUROC of the curvature of
     each scored epoch; ROC and PR curves (``results.roc_curves()``,
@@ -91,7 +95,7 @@ def evaluate_corruption(
             classes are corrupted); None draws a random cycle through all
             classes per seed
         classes (None): class names in index order (None: sorted labels)
-        image_size (32): see :func:`fiftyone_curvature.data.prepare_data`
+        image_size (32): see :func:`fiftyone_curvature.sdk.images.prepare_data`
         config (None): a :class:`fiftyone_curvature.TrackingConfig` or dict
         create_view (True): whether to save the corrupted-samples view
         progress (None): None/True shows a progress bar, False nothing, a
@@ -112,13 +116,10 @@ def evaluate_corruption(
     """
     tracking = TrackingConfig.resolve(config, exclude=("seed",), **kwargs)
     check_scoring(tracking)
-    if isinstance(noise, (bool, str)) or not isinstance(
-        noise, (int, float)
-    ) or not 0.0 < noise < 1.0:
-        raise ValueError(f"noise must be a number in (0, 1), got "
-                         f"{noise!r}")
-    if kind not in KINDS:
-        raise ValueError(f"Unknown kind {kind!r}; valid ones are {KINDS}")
+    check_arguments(progress=progress, classes=classes)
+    noise = validation.probability("noise", noise, low_open=True,
+                                   high_open=True)
+    validation.choice("kind", kind, KINDS)
     if mapping is not None and kind != "asymmetric":
         raise ValueError("mapping is only used with kind='asymmetric'")
     seeds = check_seeds(seeds)

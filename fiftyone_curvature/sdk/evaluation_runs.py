@@ -8,6 +8,7 @@ import numpy as np
 
 import fiftyone.core.utils as fou
 
+from ..engine.constants import EVAL_KEY, NOISE
 from ..engine.dynamics import SCORES, suspicion
 from ..engine.metrics import (
     CURVE_POINTS, format_rows, format_summary_table, mean_std, pr_on_grid,
@@ -23,7 +24,7 @@ SCORE_NAMES = ("curvature",) + tuple(SCORES)
 
 def output_fields(key, score_names=None):
     """The sample fields an evaluation with key ``key`` writes: those of a
-    curvature run (:func:`fiftyone_curvature.runs.output_fields`) plus
+    curvature run (:func:`fiftyone_curvature.sdk.runs.output_fields`) plus
     ``key_corrupted`` and ``key_label``."""
     return cv_runs.output_fields(key, score_names) + [
         f"{key}_corrupted",
@@ -52,14 +53,14 @@ class CorruptionEvaluationConfig(cv_runs.CurvatureConfig):
             hold the first seed's
         mapping (None): the asymmetric class mapping given by the user
             (class name -> class name), None for a random one per seed
-        **kwargs: see :class:`fiftyone_curvature.runs.CurvatureConfig`
+        **kwargs: see :class:`fiftyone_curvature.sdk.runs.CurvatureConfig`
     """
 
     def __init__(
         self,
         label_field,
-        curvature_field="curvature_eval",
-        noise=0.1,
+        curvature_field=EVAL_KEY,
+        noise=NOISE,
         kind="symmetric",
         seeds=(0,),
         mapping=None,
@@ -104,8 +105,8 @@ class CorruptionEvaluationResults(cv_runs.CurvatureResults):
         noisy_targets: (S, N) int, the labels trained on
         scores: dict name -> (S, N) float, curvature and every
             training-dynamics score in its own direction (see
-            :data:`fiftyone_curvature.dynamics.SCORES`; curvature: higher =
-            more likely memorized)
+            :data:`fiftyone_curvature.engine.dynamics.SCORES`; curvature:
+            higher = more likely memorized)
         metrics: dict score -> metric -> list of S floats (None where
             undefined), see
             :data:`fiftyone_curvature.engine.metrics.METRICS`
@@ -117,7 +118,7 @@ class CorruptionEvaluationResults(cv_runs.CurvatureResults):
             :func:`fiftyone_curvature.sdk.evaluation.view_review`): each
             view's precision / recall of the flipped labels, the suggested
             labels' accuracy on them, estimated vs injected error count
-        **kwargs: see :class:`fiftyone_curvature.runs.CurvatureResults`
+        **kwargs: see :class:`fiftyone_curvature.sdk.runs.CurvatureResults`
     """
 
     _EVAL_ARRAYS = ("corrupted", "clean_targets", "noisy_targets",

@@ -18,8 +18,16 @@ import dataclasses
 import io
 import math
 import zlib
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 
 import numpy as np
+
+import fiftyone as fo
+import fiftyone.core.sample as fos
+from bson import ObjectId
+from pymongo import UpdateOne
+from pymongo.errors import BulkWriteError
 
 from ..engine.dynamics import SCORES
 from ..engine.labels import percentile_rank as percentile_ranks
@@ -86,7 +94,6 @@ def classification_docs(classes, predictions, confidences, logits=None):
     Returns:
         a list of N dicts that load back as ``fo.Classification``
     """
-    from bson import ObjectId
 
     logit_bytes = None if logits is None else serialized_rows(logits)
     docs = []
@@ -133,10 +140,7 @@ def write_columns(dataset, sample_ids, columns):
         sample_ids: list of N sample id strings
         columns: list of :class:`Column`, each with N values
     """
-    from datetime import datetime
 
-    from bson import ObjectId
-    from pymongo import UpdateOne
 
     n = len(sample_ids)
     for c in columns:
@@ -153,6 +157,9 @@ def write_columns(dataset, sample_ids, columns):
         return
     now = datetime.utcnow()
     names = [c.field for c in columns] + ["last_modified_at"]
+    # private: FiftyOne has no public bulk write of several fields per
+    # sample (set_values sends one update per sample per field); this is
+    # the collection set_values itself writes to (see the module docstring)
     coll = dataset._sample_collection
 
     def chunk_ops(start):
@@ -172,9 +179,7 @@ def _pipelined_bulk_write(coll, chunk_ops, starts, writers):
     """Sends ``chunk_ops(start)`` for each start as one unordered bulk
     write, from ``writers`` threads (0: in this thread), building the next
     chunk while earlier ones are written."""
-    from concurrent.futures import ThreadPoolExecutor
 
-    from pymongo.errors import BulkWriteError
 
     def send(ops):
         try:
@@ -195,8 +200,9 @@ def _pipelined_bulk_write(coll, chunk_ops, starts, writers):
 def _reload_samples(dataset, sample_ids):
     """Refreshes in-memory ``fo.Sample`` objects of the written samples
     (what ``Dataset._bulk_write`` does after writing)."""
-    import fiftyone.core.sample as fos
 
+    # private: the refresh Dataset._bulk_write does after a raw write; no
+    # public API reloads in-memory samples by id
     fos.Sample._reload_docs(dataset._sample_collection_name,
                             sample_ids=list(sample_ids))
 
@@ -227,7 +233,6 @@ def write_run_fields(dataset, key, prepared, result, rank_by="curvature",
         shown_key (None): the key the descriptions name (None: ``key``;
             a rerun writes under a pending key renamed at the end)
     """
-    import fiftyone as fo
 
     shown_key = shown_key or key
     columns = [

@@ -2,8 +2,16 @@
 
 import dataclasses
 import os
+import tempfile
 
 import numpy as np
+from PIL import Image
+
+import fiftyone.core.labels as fol
+import fiftyone.core.media as fom
+
+from ..engine.constants import IMAGE_SIZE, MIN_SIDE
+from .options import check_arguments
 
 #: PIL modes read as one grayscale channel
 _GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
@@ -40,10 +48,6 @@ class UnreadableImagesError(ValueError):
         return [p for p, _ in self.failures]
 
 
-#: the smallest image side a network can train on
-MIN_SIDE = 4
-
-
 @dataclasses.dataclass
 class PreparedData:
     """The training data of a run, in the order of ``sample_ids``.
@@ -72,8 +76,6 @@ class PreparedData:
 
 def validate_label_field(samples, label_field):
     """Raises ValueError unless ``label_field`` is a Classification field."""
-    import fiftyone.core.labels as fol
-    import fiftyone.core.media as fom
 
     if samples.media_type != fom.IMAGE:
         raise ValueError(
@@ -143,7 +145,7 @@ def prepare_data(
     samples,
     label_field,
     classes=None,
-    image_size=32,
+    image_size=IMAGE_SIZE,
     progress=None,
     skip_unreadable=False,
     check_shape=None,
@@ -181,12 +183,9 @@ def prepare_data(
         FileNotFoundError: some images are missing on disk
         UnreadableImagesError: some images cannot be decoded (all named)
     """
+    image_size = check_arguments(image_size=image_size,
+                                 classes=classes)["image_size"]
     validate_label_field(samples, label_field)
-    if image_size is not None and (
-        not isinstance(image_size, int) or image_size < 4
-    ):
-        raise ValueError(f"image_size must be an int >= 4 or None, got "
-                         f"{image_size!r}")
     ids, paths, labels = samples.values(
         ["id", "filepath", f"{label_field}.label"]
     )
@@ -241,7 +240,7 @@ def prepare_data(
     )
 
 
-def read_images(paths, image_size=32, progress=None, check_shape=None,
+def read_images(paths, image_size=IMAGE_SIZE, progress=None, check_shape=None,
                 allocate=None):
     """Decodes images into one uint8 array.
 
@@ -260,7 +259,6 @@ def read_images(paths, image_size=32, progress=None, check_shape=None,
         (N, C, H, W) uint8 array; a ``numpy.memmap`` backed by an unlinked
         temporary file when it is larger than :data:`STREAM_BYTES`
     """
-    from PIL import Image
 
     absent = [p for p in paths if not os.path.isfile(p)]
     if absent:
@@ -301,7 +299,6 @@ def read_images(paths, image_size=32, progress=None, check_shape=None,
     if allocate is not None:
         out = allocate(shape)
     elif int(np.prod(shape)) > STREAM_BYTES:
-        import tempfile
 
         # the file has no name on disk: it disappears with the array
         out = np.memmap(tempfile.TemporaryFile(prefix="fiftyone_curvature_"),
@@ -337,7 +334,6 @@ def _reason(path, error):
 
 
 def _to_array(im, mode, size):
-    from PIL import Image
 
     if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
         # deep grayscale: scale the image's own range to 0-255

@@ -59,8 +59,6 @@ def run_info(dataset, key):
     Raises:
         ValueError: ``key`` is not a curvature run of ``dataset``
     """
-    from .runs import Curvature
-
     runs = curvature_runs(dataset)
     if key not in runs:
         raise ValueError(f"No curvature run {key!r}; the dataset has {runs}")
@@ -69,8 +67,8 @@ def run_info(dataset, key):
     status = run_status(dataset, key)
     if status != "complete":
         return _unfinished_info(dataset, key, info, status)
-    meta = dict(Curvature._get_run_doc(dataset, key).results_meta or {})
     results = dataset.load_brain_results(key)
+    meta = results.get_meta()
     return {
         "key": key,
         "status": status,

@@ -1,4 +1,12 @@
-"""Argument checks shared by the SDK's public functions."""
+"""Argument checks shared by the SDK's public functions (the rules
+themselves are :mod:`fiftyone_curvature.engine.validation`'s)."""
+
+from ..engine import validation
+from ..engine.constants import MIN_SIDE
+from ..engine.dynamics import SCORES
+
+#: what ``rank_by`` may name: curvature or a training-dynamics score
+RANK_BY = ("curvature",) + tuple(SCORES)
 
 
 def check_samples(samples, what="Curvature"):
@@ -15,34 +23,91 @@ def check_seeds(seeds):
     """``seeds`` (an int or a sequence) as a list of distinct ints.
 
     Raises:
-        ValueError: an empty list, repeated seeds or non-integers
+        ValueError: an empty list, repeated seeds, non-integers (``0.5``
+            refused, not truncated) or seeds outside [0, 2**63 - 1]
     """
-    import numbers
-
-    if isinstance(seeds, numbers.Integral) and not isinstance(seeds, bool):
-        seeds = [seeds]
-    try:
-        seeds = [int(s) for s in seeds]
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"seeds must be a list of integers, got {seeds!r}") from None
-    if not seeds or len(set(seeds)) != len(seeds):
-        raise ValueError(f"seeds must be distinct and non-empty, got "
-                         f"{seeds}")
-    return seeds
+    return validation.seeds("seeds", seeds)
 
 
-def check_scoring(tracking):
-    """Raises ValueError when an evaluation's config scores no curvature."""
+def check_scoring(tracking, what="An evaluation"):
+    """Raises ValueError when a run's config scores no curvature
+    (``score_every=0`` is the engine's dynamics-only baseline)."""
     if tracking.score_every == 0:
-        raise ValueError("An evaluation needs curvature: score_every >= 1")
+        raise ValueError(f"{what} needs curvature: score_every must be an "
+                         "integer >= 1, 'model' or 'auto', got 0")
+
+
+def check_image_size(image_size):
+    """``image_size`` as a Python int (or None); ValueError unless it is
+    None or an integer >= MIN_SIDE (NumPy integers accepted)."""
+    return validation.optional(validation.integer, "image_size", image_size,
+                               MIN_SIDE, extra="or None")
+
+
+def check_rank_by(rank_by):
+    """Raises ValueError unless ``rank_by`` names curvature or a
+    training-dynamics score."""
+    return validation.choice("rank_by", rank_by, RANK_BY)
+
+
+#: rule of each argument that several public functions take
+RULES = {
+    "nproc": lambda name, v: validation.integer(name, v, 1),
+    "progress": validation.progress,
+    "classes": validation.classes,
+    "rank_by": lambda name, v: validation.choice(name, v, RANK_BY),
+    "image_size": lambda name, v: check_image_size(v),
+    "create_view": validation.boolean,
+    "create_views": validation.boolean,
+    "exact": validation.boolean,
+    "skip_unreadable": validation.boolean,
+}
+
+
+def check_arguments(**values):
+    """Checks each keyword by its rule in :data:`RULES` (what the public
+    functions call first).
+
+    Returns:
+        a dict name -> the value as the code uses it
+
+    Raises:
+        ValueError: naming the argument, the value and what is allowed
+    """
+    return {name: RULES[name](name, value) for name, value in values.items()}
+
+
+def check_duplicate_options(method, threshold, ratio, default_threshold):
+    """The near-duplicate threshold and ratio of a duplicate search, checked
+    by one rule for every caller.
+
+    Args:
+        method: the comparison method (``"exact"`` takes no threshold)
+        threshold: None (the method's default) or a cosine distance in
+            [0, 2]
+        ratio: the ratio-test threshold, in [0, 1)
+        default_threshold: the method's default threshold
+
+    Returns:
+        ``(threshold, ratio)`` as floats (threshold None for ``"exact"``)
+    """
+    if method == "exact":
+        threshold = None
+    else:
+        if threshold is None:
+            threshold = default_threshold
+        threshold = validation.optional(
+            validation.real, "threshold", threshold, 0.0, 2.0,
+            why=" (a cosine distance)")
+    ratio = validation.real("ratio", ratio, 0.0, 1.0, high_open=True)
+    return (None if threshold is None else float(threshold)), float(ratio)
 
 
 def parse_seeds(text):
     """``"0, 1,2"`` (or a list) -> ``[0, 1, 2]``; ValueError on anything
     else."""
     if isinstance(text, (list, tuple)):
-        return [int(s) for s in text]
+        return validation.seeds("seeds", text)
     try:
         seeds = [int(s) for s in str(text).replace(" ", "").split(",") if s]
     except ValueError:
@@ -51,7 +116,7 @@ def parse_seeds(text):
         ) from None
     if not seeds:
         raise ValueError("Give at least one seed")
-    return seeds
+    return validation.seeds("seeds", seeds)
 
 
 def parse_mapping(text):

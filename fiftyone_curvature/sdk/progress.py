@@ -1,5 +1,9 @@
 """One progress reporter for every run: a bar, a callback, or nothing."""
 
+from tqdm.auto import tqdm
+
+import fiftyone as fo
+
 #: share of the whole run's progress given to reading images, and to
 #: writing fields at the end
 LOAD_SHARE = 0.05
@@ -31,11 +35,9 @@ class Progress:
         if self.callback is None:
             show = progress
             if show is None:
-                import fiftyone as fo
 
                 show = fo.config.show_progress_bars
             if show:
-                from tqdm.auto import tqdm
 
                 self.bar = tqdm(total=epochs * len(self.seeds), unit="epoch",
                                 dynamic_ncols=True)

@@ -5,7 +5,11 @@ import math
 import os
 
 import numpy as np
+from scipy.stats import pearsonr, spearmanr
 
+import fiftyone as fo
+
+from ..engine import validation
 from . import field_owners
 from .fields import finite_or_none
 
@@ -32,7 +36,6 @@ def similarity(a, b):
         a dict with ``cosine``, ``pearson``, ``spearman`` (None where
         undefined, e.g. a constant vector) and ``n``
     """
-    from scipy.stats import pearsonr, spearmanr
 
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -52,13 +55,10 @@ def similarity(a, b):
 def _resolve_top_k(top_k, n):
     if top_k is None:
         return max(1, int(round(0.1 * n)))
-    if isinstance(top_k, float) and 0.0 < top_k < 1.0:
+    top_k = validation.count_or_fraction("top_k", top_k)
+    if isinstance(top_k, float):
         return max(1, int(round(top_k * n)))
-    if isinstance(top_k, (int, np.integer)) and top_k >= 1:
-        return min(int(top_k), n)
-    raise ValueError(
-        f"top_k must be an int >= 1 or a fraction in (0, 1), got {top_k!r}"
-    )
+    return min(top_k, n)
 
 
 def compare_scores(samples, field, reference_field, top_k=None):
@@ -86,6 +86,7 @@ def compare_scores(samples, field, reference_field, top_k=None):
         ValueError: a field that does not exist or is not numeric, no
             sample with both values, or an invalid ``top_k``
     """
+    validation.optional(validation.count_or_fraction, "top_k", top_k)
     _check_numeric(samples, field)
     _check_numeric(samples, reference_field)
     a, b = samples.values([field, reference_field])
@@ -114,7 +115,6 @@ def compare_scores(samples, field, reference_field, top_k=None):
 
 
 def _check_numeric(samples, field):
-    import fiftyone as fo
 
     schema = samples.get_field_schema()
     if field not in schema:
@@ -330,7 +330,6 @@ def import_reference(
             finite value, or a malformed file
         FileNotFoundError: no such file
     """
-    import fiftyone as fo
 
     if not isinstance(field, str) or not field.isidentifier():
         raise ValueError(f"field must be a valid identifier, got {field!r}")

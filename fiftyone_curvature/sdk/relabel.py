@@ -1,6 +1,8 @@
 """relabel: a copy of the label field with a run's suggested labels applied
 to chosen samples (the original field is never edited)."""
 
+from fiftyone import ViewField as F
+
 from . import field_owners
 from .images import validate_label_field
 from .info import curvature_runs, run_owned_fields
@@ -41,7 +43,6 @@ def relabel(samples, key, new_field, target="likely_mislabeled",
             or exists (and is not an earlier relabel's field replaced with
             ``overwrite``), or an unknown target
     """
-    from fiftyone import ViewField as F
 
     dataset = samples._root_dataset
     if key not in curvature_runs(dataset):

@@ -11,6 +11,8 @@ import fiftyone.core.brain as fob
 import fiftyone.core.utils as fou
 
 from . import views as cv_views
+from ..engine import validation
+from ..engine.constants import IMAGE_SIZE, RUN_KEY
 from ..engine.dynamics import SCORES
 
 
@@ -20,7 +22,7 @@ def output_fields(key, score_names=None):
     Args:
         key: the run key, which is also its curvature field
         score_names (None): the training-dynamics scores written (None: all
-            of :data:`fiftyone_curvature.dynamics.SCORES`)
+            of :data:`fiftyone_curvature.engine.dynamics.SCORES`)
 
     Returns:
         a list of field names: ``key`` (mean curvature), ``key_epochs``,
@@ -79,13 +81,7 @@ def check_key_name(key, key_name="key"):
     """Raises ValueError unless ``key`` is an identifier that does not start
     with ``_`` (FiftyOne refuses private field names, and only once the
     fields are written)."""
-    if not isinstance(key, str) or not key.isidentifier():
-        raise ValueError(
-            f"{key_name} must be a valid identifier, got {key!r}")
-    if key.startswith("_"):
-        raise ValueError(
-            f"{key_name} must not start with '_' (FiftyOne reserves such "
-            f"field names), got {key!r}")
+    validation.key(key_name, key)
 
 
 def foreign_views(dataset, names, owned=()):
@@ -177,7 +173,7 @@ class CurvatureConfig(fob.BrainMethodConfig):
         classes (None): class names, in index order
         image_size (32): the working-resolution parameter used
         tracking (None): the full
-            :class:`fiftyone_curvature.config.TrackingConfig` as a dict
+            :class:`fiftyone_curvature.engine.config.TrackingConfig` as a dict
             (resolved, e.g. the model "auto" picked, once the run finished)
         thresholds (None): the saved views' thresholds, see
             :func:`fiftyone_curvature.sdk.views.build_views`
@@ -198,9 +194,9 @@ class CurvatureConfig(fob.BrainMethodConfig):
     def __init__(
         self,
         label_field,
-        curvature_field="curvature",
+        curvature_field=RUN_KEY,
         classes=None,
-        image_size=32,
+        image_size=IMAGE_SIZE,
         tracking=None,
         thresholds=None,
         score_names=None,

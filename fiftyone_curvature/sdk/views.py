@@ -6,6 +6,10 @@ collection the run was computed on, and saved on the dataset under
 view, for one) by adding a builder to :data:`VIEW_BUILDERS`.
 """
 
+from fiftyone import ViewField as F
+
+from ..engine import validation
+
 #: default thresholds, documented in :func:`build_views`
 DEFAULT_THRESHOLDS = {
     "top_k": 100,
@@ -21,7 +25,6 @@ def _memorization(key):
 
 
 def _top_memorized(samples, key, label_field, thresholds):
-    from fiftyone import ViewField as F
 
     field = _memorization(key)
     return (
@@ -35,13 +38,11 @@ def _top_memorized(samples, key, label_field, thresholds):
 
 
 def _suggestion_differs(key, label_field):
-    from fiftyone import ViewField as F
 
     return F(f"{key}_suggested_label.label") != F(f"{label_field}.label")
 
 
 def _likely_mislabeled(samples, key, label_field, thresholds):
-    from fiftyone import ViewField as F
 
     cutoff = thresholds.get("mislabeled_cutoff")
     if cutoff is None:
@@ -58,7 +59,6 @@ def _likely_mislabeled(samples, key, label_field, thresholds):
 
 
 def _long_tail(samples, key, label_field, thresholds):
-    from fiftyone import ViewField as F
 
     field = _memorization(key)
     high = F(field) >= float(thresholds["high_percentile"])
@@ -140,33 +140,11 @@ def resolve_thresholds(thresholds=None):
     """Merges ``thresholds`` into :data:`DEFAULT_THRESHOLDS`.
 
     Raises:
-        ValueError: an unknown threshold or a value out of range
+        ValueError: not a dict, an unknown threshold or a value out of
+            range
     """
-    merged = dict(DEFAULT_THRESHOLDS)
-    for name, value in (thresholds or {}).items():
-        if name not in merged:
-            raise ValueError(
-                f"Unknown threshold {name!r}; valid ones are "
-                f"{sorted(DEFAULT_THRESHOLDS)}"
-            )
-        merged[name] = value
-    if not (isinstance(merged["top_k"], int) and merged["top_k"] >= 1):
-        raise ValueError(f"top_k must be an int >= 1, got {merged['top_k']}")
-    for name in ("high_percentile", "mislabeled_cutoff"):
-        value = merged[name]
-        if value is not None and (isinstance(value, (bool, str)) or
-                                  not isinstance(value, (int, float))):
-            raise ValueError(f"{name} must be a number, got {value!r}")
-    if not 0.0 <= float(merged["high_percentile"]) <= 1.0:
-        raise ValueError(
-            f"high_percentile must be in [0, 1], got "
-            f"{merged['high_percentile']}"
-        )
-    cutoff = merged["mislabeled_cutoff"]
-    if cutoff is not None and not 0.0 <= float(cutoff) <= 1.01:
-        raise ValueError(f"mislabeled_cutoff must be in [0, 1], got "
-                         f"{cutoff}")
-    return merged
+    return validation.thresholds("thresholds", thresholds,
+                                 DEFAULT_THRESHOLDS)
 
 
 def build_views(samples, key, label_field, thresholds=None):

@@ -120,6 +120,8 @@ def test_brain_methods_run_on_prediction(run):
     fob.compute_hardness(dataset, "curvature_prediction",
                          hardness_field="hardness_test", progress=False)
     assert None not in dataset.values("mistakenness_test")
+    hardness = dataset.values("hardness_test")
+    assert None not in hardness and min(hardness) >= 0
     dataset.delete_brain_runs()  # also the next tests' starting point
 
 
@@ -231,7 +233,11 @@ def test_failed_write_leaves_no_fields(make_digits, monkeypatch):
         fc.compute_curvature(dataset, "label", epochs=1, progress=False)
     assert dataset.list_brain_runs() == []
     assert set(dataset.get_field_schema()) == schema_before
+    # the failure left nothing behind that blocks a retry
     monkeypatch.setattr(core, "percentile_ranks", real)
+    fc.compute_curvature(dataset, "label", epochs=1, progress=False)
+    assert dataset.list_brain_runs() == ["curvature"]
+    assert None not in dataset.values("curvature")
 
 
 def test_progress_callback(make_digits):

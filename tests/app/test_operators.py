@@ -15,7 +15,9 @@ from fiftyone_curvature.app.operators import OPERATORS
 PLUGIN = "@fiftyone-curvature/curvature"
 NAMES = ["compute_curvature", "load_curvature_view", "get_curvature_info",
          "delete_curvature_run", "tag_for_relabel", "relabel"]
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 
 
 def _uri(name):

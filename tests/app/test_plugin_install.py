@@ -10,7 +10,9 @@ import subprocess
 import sys
 import tomllib
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 PLUGIN = "@fiftyone-curvature/curvature"
 
 
@@ -102,3 +104,17 @@ def test_downloaded_copy_registers_and_loads_runs(tmp_path, make_digits):
     assert out["module"].startswith(str(copy))
     assert out["num_samples"] == 60 and out["info_samples"] == 60
     assert out["results_class"] == "CurvatureResults"
+
+
+def test_fiftyone_yml_and_pyproject_state_the_same_range():
+    import yaml
+    from packaging.requirements import Requirement
+
+    with open(os.path.join(REPO_ROOT, "pyproject.toml"), "rb") as f:
+        deps = tomllib.load(f)["project"]["dependencies"]
+    with open(os.path.join(REPO_ROOT, "fiftyone.yml")) as f:
+        plugin = yaml.safe_load(f)["fiftyone"]["version"]
+    ours = [Requirement(d) for d in deps]
+    ours = [r for r in ours if r.name == "fiftyone"]
+    assert len(ours) == 1
+    assert ours[0].specifier == Requirement("fiftyone" + plugin).specifier

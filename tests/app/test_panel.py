@@ -10,7 +10,9 @@ import fiftyone.operators as foo
 
 PLUGIN = "@fiftyone-curvature/curvature"
 PANEL = f"{PLUGIN}/curvature_panel"
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO_ROOT = os.path.dirname(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+)
 TRAIN = dict(epochs=3, probes=1, model="small_cnn", batch_size=64,
              score_every=1, progress=False)
 

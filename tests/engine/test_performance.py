@@ -65,11 +65,20 @@ def test_thread_choice_is_one_of_the_candidates():
     model = build_model("small_cnn", 1, 10, 8)
     x = torch.randn(8, 1, 8, 8)
     y = torch.randint(0, 10, (8,))
-    threads = performance.calibrate_threads(model, x, y,
-                                            torch.device("cpu"), False, 1)
-    assert threads in (1, torch.get_num_threads())
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    with performance.num_threads(2):
+        threads = performance.calibrate_threads(
+            model, x, y, torch.device("cpu"), False, 1)
+        # the candidates are 1 and the count set here; the count is left
+        assert threads in (1, 2)
+        assert torch.get_num_threads() == 2
     with performance.num_threads(1):
+        # one thread: nothing to time, the count itself is returned
+        assert performance.calibrate_threads(
+            model, x, y, torch.device("cpu"), False, 1) == 1
         assert torch.get_num_threads() == 1
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
 
 
 def test_adaptive_schedule_scores_while_accuracy_climbs():
