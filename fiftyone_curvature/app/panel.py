@@ -2,6 +2,8 @@
 
 import json
 import math
+import threading
+import time
 
 import numpy as np
 
@@ -109,6 +111,8 @@ class CurvaturePanel(foo.Panel):
         echoes dropdown values and view changes back to the panel, and
         each render redraws every plot in the browser."""
         method = ctx.params.get("__method__")
+        if method in MENU_HANDLERS and _repeated(ctx.dataset_name, ctx.params):
+            return None
         if method in QUIET_HANDLERS:
             ctx.event_args = ctx.params.get("event_args", {})
             if getattr(self, method)(ctx) is UNCHANGED:
@@ -117,10 +121,13 @@ class CurvaturePanel(foo.Panel):
             return None
         return super().execute(ctx)
 
-    # The dropdowns are named apart from the state they set (and the
-    # run-dependent ones per run), so that a value the browser echoes back
-    # from a dropdown of the previous run can never overwrite the state;
-    # a handler refreshes only when the value really changes.
+    # The dropdowns are named apart from the state they set, with the same
+    # names on every refresh (the run-dependent ones per run, so that a
+    # value the browser echoes back from a dropdown of the previous run can
+    # never overwrite the state), and without a default: the App calls a
+    # dropdown's on_change when its default differs from its value, and a
+    # dropdown with a new name on every refresh meant about six such echoes
+    # per run switch. A handler refreshes only when the value changes.
 
     def _set(self, ctx, name, value, **reset):
         if value is None or ctx.panel.state.get(name) == value:
@@ -235,14 +242,12 @@ class CurvaturePanel(foo.Panel):
         data["saved_views"] = set(ctx.dataset.list_saved_views())
         s["summary_text"] = _summary_text(data)
         s["has_review"] = bool(data.get("review"))
-        # what the dropdowns show: their own state paths, new ones each
-        # refresh (a dropdown that mounted before the state arrived can
-        # stay empty; a new name mounts a new one with the value)
-        s = {k: v for k, v in s.items() if not k.startswith(MENU_PREFIXES)}
-        s[_slot("run_menu", rev)] = key
-        s[_slot("score_menu", rev)] = s["score"]
-        s[_slot(f"y_menu_{key}", rev)] = s["y_field"]
-        s[_slot(f"truth_menu_{key}", rev)] = s.get("truth_field")
+        # what the dropdowns show: their own state paths (see _set)
+        s["controls"] = {
+            "run_menu": key, "score_menu": s["score"],
+            f"y_menu_{key}": s["y_field"],
+            f"truth_menu_{key}": s.get("truth_field"),
+        }
         _replace_state(ctx, s)
         # each refresh writes its plots under new names: the App merges
         # panel data into what it holds, which would keep the previous
@@ -288,17 +293,16 @@ class CurvaturePanel(foo.Panel):
         key = state.run
         rev = state.rev or 0
         controls = panel.h_stack("controls", align_x="left", gap=2)
-        _menu(controls, _slot("run_menu", rev), "Run", runs, key,
-              self.on_change_run)
-        _menu(controls, _slot("score_menu", rev), "Histogram of",
-              SCORE_CHOICES, state.score, self.on_change_score)
+        _menu(controls, "run_menu", "Run", runs, key, self.on_change_run)
+        _menu(controls, "score_menu", "Histogram of", SCORE_CHOICES,
+              state.score, self.on_change_score)
         if state.numeric_fields:
-            _menu(controls, _slot(f"y_menu_{key}", rev),
-                  "Scatter: curvature vs", state.numeric_fields,
-                  state.y_field, self.on_change_y_field)
+            _menu(controls, f"y_menu_{key}", "Scatter: curvature vs",
+                  state.numeric_fields, state.y_field,
+                  self.on_change_y_field)
         if not state.is_evaluation and state.bool_fields:
-            _menu(controls, _slot(f"truth_menu_{key}", rev),
-                  "Known-bad field", state.bool_fields, state.truth_field,
+            _menu(controls, f"truth_menu_{key}", "Known-bad field",
+                  state.bool_fields, state.truth_field,
                   self.on_change_truth_field)
         if state.summary_text:
             panel.md(state.summary_text, name="summary")
@@ -386,23 +390,50 @@ UNCHANGED = object()
 QUIET_HANDLERS = ("on_change_view", "on_change_run", "on_change_score",
                   "on_change_y_field", "on_change_truth_field")
 
-#: state paths of the dropdowns (one set per refresh, see _refresh)
-MENU_PREFIXES = ("run_menu", "score_menu", "y_menu_", "truth_menu_")
+
+#: dropdown handlers; the App calls one twice at once for one choice
+MENU_HANDLERS = QUIET_HANDLERS[1:]
+
+#: seconds within which the same dropdown call is a repeat
+REPEAT_WINDOW = 5.0
+
+_recent_calls = {}
+_recent_lock = threading.Lock()
 
 
-def _menu(parent, name, label, choices, default, on_change,
+def _repeated(dataset_name, params):
+    """Whether a dropdown call with these params (dataset, panel, handler,
+    value and the state's refresh number) came in the last
+    :data:`REPEAT_WINDOW` seconds (the App sends each choice twice: a
+    second refresh would redraw every plot and write the state again)."""
+    state = params.get("panel_state") or params.get("state") or {}
+    key = (dataset_name, params.get("panel_id"), params.get("__method__"),
+           params.get("path"), repr(params.get("value")), state.get("rev"))
+    now = time.monotonic()
+    with _recent_lock:
+        for old in [k for k, t in _recent_calls.items()
+                    if now - t > REPEAT_WINDOW]:
+            del _recent_calls[old]
+        if key in _recent_calls:
+            return True
+        _recent_calls[key] = now
+    return False
+
+
+def _menu(parent, name, label, choices, current, on_change,
           unset="(none)"):
     """Adds a dropdown of ``choices`` named ``name`` to ``parent``.
 
     The dropdown shows the panel state at ``name``; its placeholder names
-    ``default`` too (``unset`` when None), so that it says what the panel
-    shows even when the App mounts it before that state arrives."""
+    ``current`` too (``unset`` when None), so that it says what the panel
+    shows even when the App mounts it before that state arrives. No
+    default: the App echoes a default that differs from the dropdown's
+    value back to ``on_change``."""
     view = types.DropdownView(
-        label=label, placeholder=unset if default is None else str(default))
+        label=label, placeholder=unset if current is None else str(current))
     for choice in choices:
         view.add_choice(choice, label=choice)
-    parent.enum(name, view.values(), default=default, view=view,
-                on_change=on_change)
+    parent.enum(name, view.values(), view=view, on_change=on_change)
 
 
 def _slot(name, rev):

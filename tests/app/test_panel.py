@@ -1,6 +1,7 @@
 """The Curvature panel, exercised without a browser: its methods run
 through execute_operator and the plot payloads they send are checked."""
 
+import itertools
 import os
 
 import numpy as np
@@ -17,6 +18,9 @@ TRAIN = dict(epochs=3, probes=1, model="small_cnn", batch_size=64,
              score_every=1, progress=False)
 
 
+_PANEL_IDS = itertools.count(1)
+
+
 class PanelSession:
     """Calls panel methods like the App does, keeping the panel state the
     methods patch, and records the last plot data and rendered layout."""
@@ -28,6 +32,9 @@ class PanelSession:
         self.raw_data = {}
         self.output = None
         self.requests = []
+        # a panel of its own (the panel drops a dropdown call repeated
+        # by the same panel)
+        self.panel_id = f"p{next(_PANEL_IDS)}"
 
     @property
     def data(self):
@@ -44,7 +51,8 @@ class PanelSession:
                 for k, v in self.output["type"]["properties"].items()}
 
     def call(self, method, **params):
-        p = {"__method__": method, "panel_id": "p1", "state": self.state,
+        p = {"__method__": method, "panel_id": self.panel_id,
+             "state": self.state,
              "panel_state": self.state,
              "event_args": {}}
         p.update(params)
@@ -208,12 +216,18 @@ def test_controls_and_view_change_refresh(evaluated):
     # each dropdown shows its value from the state and names it in its
     # placeholder (what it shows if the App mounts it before the state)
     menus = s.props()["controls"]["type"]["properties"]
-    rev = s.state["rev"]
-    shown = {k: (s.state.get(k), m["view"].get("placeholder"))
+    shown = {k: (s.state["controls"].get(k), m["view"].get("placeholder"))
              for k, m in menus.items()}
-    assert shown[f"run_menu_{rev}"] == ("ev", "ev")
-    assert shown[f"score_menu_{rev}"] == ("aum", "aum")
-    assert shown[f"y_menu_ev_{rev}"] == ("ev_csl", "ev_csl")
+    assert shown["run_menu"] == ("ev", "ev")
+    assert shown["score_menu"] == ("aum", "aum")
+    assert shown["y_menu_ev"] == ("ev_csl", "ev_csl")
+    # no defaults (the App echoes a default back to on_change) and the
+    # same names on the next refresh (a new name mounts a new dropdown)
+    assert all(m.get("default") is None for m in menus.values()), menus
+    s.call("on_change_score", value="curvature")
+    assert s.state["hist_field"] == "ev"
+    assert set(s.props()["controls"]["type"]["properties"]) == set(menus)
+    s.call("on_change_score", value="aum")
     s.call("on_change_y_field", value="ev_forgetting")
     assert s.layout("scatter")["yaxis"]["title"]["text"] == "ev_forgetting"
     # a narrower view refreshes the histogram and scatter, not the ROC
@@ -246,3 +260,18 @@ def test_plain_run_with_known_bad_field(make_digits):
                                                          "corrupted"}
     assert s.data["roc"][0]["name"].startswith("curvature (")
     assert "roc" in s.props()
+
+
+def test_a_repeated_dropdown_call_is_dropped(evaluated):
+    """The App sends one dropdown choice twice at once: the second call
+    neither refreshes nor renders (each costs a redraw in the browser)."""
+    dataset, _ = evaluated
+    s = PanelSession(dataset)
+    s.call("on_load")
+    state = dict(s.state)
+    s.call("on_change_score", value="csl")
+    assert any(r["operator_uri"] == "show_panel_output" for r in s.requests)
+    s.state = state
+    assert s.call("on_change_score", value="csl") == []
+    s.call("on_change_score", value="aum")
+    assert s.state["hist_field"] == "ev_aum"

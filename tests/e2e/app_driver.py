@@ -107,7 +107,8 @@ class Page:
         self.console = []
         self.page.on("console", lambda m: self.console.append(
             (m.type, m.text)))
-        #: operator executions the page asked for: (time, uri, method)
+        #: operator executions the page asked for: (time, uri, method,
+        #: params other than the panel state)
         self.calls = []
         self.page.on("request", self._record_call)
         self.url = url
@@ -125,12 +126,20 @@ class Page:
         except ValueError:
             return
         params = body.get("params") or {}
-        self.calls.append((time.time(), body.get("operator_uri"),
-                           params.get("__method__")))
+        self.calls.append((
+            time.time(), body.get("operator_uri"), params.get("__method__"),
+            {k: v for k, v in params.items()
+             if k not in ("panel_state", "state", "__method__")}))
 
     def panel_calls(self, since=0.0, uri_part="curvature_panel"):
         """The panel's methods the page called after time ``since``."""
-        return [m for t, uri, m in self.calls
+        return [m for t, uri, m, _ in self.calls
+                if t >= since and uri and uri_part in uri]
+
+    def panel_call_details(self, since=0.0, uri_part="curvature_panel"):
+        """(seconds after ``since``, method, params) of the panel's calls
+        after time ``since`` (to see what called it)."""
+        return [(round(t - since, 2), m, p) for t, uri, m, p in self.calls
                 if t >= since and uri and uri_part in uri]
 
     def open(self):

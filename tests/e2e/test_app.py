@@ -44,6 +44,7 @@ def app(digits_maker, tmp_path_factory):
 
     dataset = digits_maker(n=400, noise=0.1)
     dataset.persistent = True
+    _plant_conflicting_copies(dataset, tmp_path_factory.mktemp("copies"))
     # a second run to switch to in the panel
     fc.evaluate_corruption(dataset, "ground_truth", epochs=3,
                            progress=False)
@@ -62,6 +63,33 @@ def app(digits_maker, tmp_path_factory):
             dataset.delete()
 
 
+#: planted copies of digit images with another label (duplicates with
+#: conflicting labels for the duplicate finder)
+COPIES = 4
+
+
+def _plant_conflicting_copies(dataset, folder):
+    """Adds :data:`COPIES` samples whose images are byte copies (new
+    files) of clean samples' images, labelled with the next digit in
+    both label fields."""
+    import shutil
+
+    import fiftyone as fo
+
+    copies = []
+    for i, sample in enumerate(dataset.match(F("flipped") == False)  # noqa
+                               .limit(COPIES)):
+        path = os.path.join(str(folder), f"copy_{i}.png")
+        shutil.copy(sample.filepath, path)
+        wrong = str((int(sample.ground_truth.label) + 1) % 10)
+        # both label fields (the form's default label field is the
+        # first one)
+        copies.append(fo.Sample(
+            filepath=path, ground_truth=fo.Classification(label=wrong),
+            label=fo.Classification(label=wrong), flipped=True))
+    dataset.add_samples(copies, progress=False)
+
+
 def test_workflow_in_the_browser(app):
     dataset, page = app
     try:
@@ -72,7 +100,8 @@ def test_workflow_in_the_browser(app):
 
 
 def _workflow(dataset, page):
-    assert page.sample_count() == 400
+    total = len(dataset)
+    assert page.sample_count() == total
     page.shot("01_grid")
 
     # compute from the operator browser, immediately, to its end message;
@@ -129,7 +158,7 @@ def _workflow(dataset, page):
 
     # back to all samples (the App keeps the last saved view)
     page.clear_saved_view(current)
-    assert page.wait_count(400, timeout=60)
+    assert page.wait_count(total, timeout=60)
 
     # filter by curvature with the sidebar slider (an indexed field: a
     # slider even with Query Performance on): the grid counts the samples
@@ -137,13 +166,13 @@ def _workflow(dataset, page):
     page.expand_field("curvature")
     bound = page.drag_range_slider(0.1)
     expected = len(dataset.match(F("curvature") >= bound))
-    assert 0 < expected < 400, (bound, expected)
+    assert 0 < expected < total, (bound, expected)
     assert page.wait_count(expected, timeout=60), (
         bound, expected, page.sample_count())
     page.page.wait_for_timeout(3000)  # the grid's images
     page.shot("05_slider")
     page.reset_filter()
-    assert page.wait_count(400, timeout=60)
+    assert page.wait_count(total, timeout=60)
 
     # tag for relabeling: the top 10; filtering by the tag shows 10
     page.run_operator("Curvature: tag for relabeling", {"k": 10})
@@ -168,21 +197,24 @@ def _workflow(dataset, page):
     assert page.wait_count(10, timeout=30), page.sample_count()
     page.shot("06b_relabel_keeps_filter")
     page.reset_filter()
-    assert page.wait_count(400, timeout=60)
+    assert page.wait_count(total, timeout=60)
 
     # the duplicate finder ends on its saved view (the App's count is the
-    # view's), with a message
+    # view's), with a message; the planted copies are found
+    logged = len(page.console)
     page.run_operator("Curvature: find duplicates with conflicting labels",
                       {"Key": "curvature"})
     page.wait_text("group(s) of duplicates", timeout=300)
     dataset.reload()
     groups = dataset.load_saved_view("curvature_duplicate_conflicts")
     page.page.keyboard.press("Escape")
-    if len(groups):
-        assert page.wait_count(len(groups), timeout=60), (
-            len(groups), page.sample_count())
+    assert len(groups) >= 2 * COPIES, len(groups)
+    assert page.wait_count(len(groups), timeout=60), (
+        len(groups), page.sample_count())
+    page.page.wait_for_timeout(2000)  # the grid's images
     page.shot("06c_duplicates")
-    unexpected = [c for c in page.console if "does not exist" in c[1]]
+    unexpected = [c for c in page.console[logged:]
+                  if c[0] == "error" or "does not exist" in c[1]]
     assert unexpected == [], unexpected
     page.page.keyboard.press("Escape")
     # (the panel's Reset view below brings back every sample)
@@ -193,7 +225,7 @@ def _workflow(dataset, page):
     page.open_panel()
     page.page.wait_for_timeout(3000)
     page.page.get_by_text("Reset view", exact=True).first.click()
-    assert page.wait_count(400, timeout=60)
+    assert page.wait_count(total, timeout=60)
     page.page.wait_for_timeout(4000)
     page.shot("07_panel")
     widths = page.plot_widths()
@@ -224,13 +256,15 @@ def _workflow(dataset, page):
     page.page.wait_for_timeout(3000)
     calls = page.panel_calls(clicked)
     print(f"run switch: settled in {settled:.2f} s, panel calls {calls}")
+    for call in page.panel_call_details(clicked):
+        print("   ", str(call)[:200])
     assert settled is not None, "the run switch never settled"
     after = page.plot_traces()
     names = {t[0] for plot in after for t in plot}
     if other == "curvature":
         # a plain run: no ROC, no corrupted trace, every sample once
         assert "corrupted" not in names and len(after) == 3, after
-        assert after[-1] == [["samples", 400]], after
+        assert after[-1] == [["samples", total]], after
     else:
         assert "corrupted" in names and len(after) == 4, after
     page.shot("08_panel_switched")
@@ -269,7 +303,9 @@ def _workflow(dataset, page):
     page.shot("10_panel_new_run")
 
     # the run switch's budget, checked last so that the steps above run
-    # (measured 4.1 s and 14 calls, see the issue: not met yet)
+    # (not met yet: each change of the panel state, the user's choice and
+    # the panel's answer, is synced into the App's spaces and refetches
+    # the dataset page, which calls on_change_view three times)
     assert settled <= 2.0 and len(calls) <= 3, (settled, calls)
 
     # no uncaught page error, except FiftyOne's own "entry is loading"
