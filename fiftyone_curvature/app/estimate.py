@@ -17,14 +17,14 @@ def _image_shape(samples):
     """(smallest side in px, channels) of the first few images, or None."""
     from PIL import Image
 
-    from ..sdk.images import _GRAY_MODES
+    from ..sdk.images import GRAY_MODES
 
     sides, gray = [], True
     for path in samples.limit(_PEEK).values("filepath"):
         try:
             with Image.open(path) as im:
                 sides.append(min(im.size))
-                gray = gray and im.mode in _GRAY_MODES
+                gray = gray and im.mode in GRAY_MODES
         except OSError:
             continue
     return (min(sides), 1 if gray else 3) if sides else None

@@ -6,18 +6,31 @@ def suggested_label_field(key):
     return f"{key}_suggested_label"
 
 
-def run_label_fields(dataset, key):
-    """The fo.Classification fields of run ``key`` that exist on
-    ``dataset``."""
+def run_label_fields(dataset, fields):
+    """Those of a run's output ``fields`` that are fo.Classification
+    fields of ``dataset``."""
     import fiftyone as fo
 
-    owned = set(dataset.get_brain_info(key).config.output_fields())
     schema = dataset.get_field_schema(ftype=fo.EmbeddedDocumentField,
                                       embedded_doc_type=fo.Classification)
-    return sorted(name for name in schema if name in owned)
+    return sorted(name for name in schema if name in set(fields))
 
 
-def hide_run_labels(dataset, key):
+def _other_runs_hidden(dataset):
+    """The label fields the dataset's other runs of this package hide
+    (every run whose config knows its output fields)."""
+    hidden = set()
+    for key in dataset.list_brain_runs():
+        config = dataset.get_brain_info(key).config
+        outputs = getattr(config, "output_fields", None)
+        if outputs is None:
+            continue
+        hidden |= {f for f in run_label_fields(dataset, outputs())
+                   if f != suggested_label_field(key)}
+    return hidden
+
+
+def hide_run_labels(dataset, key, fields):
     """Hides run ``key``'s label fields (predictions, injected labels) from
     the App's grid by default and keeps its suggested label shown.
 
@@ -28,22 +41,23 @@ def hide_run_labels(dataset, key):
     run's suggested label added; an exclusion list the run's hidden
     labels.
 
+    Args:
+        dataset: the run's dataset
+        key: the run's key (its fields are ``<key>_...``)
+        fields: the run's output fields, under ``key``
+
     Returns:
         the list of hidden fields
     """
     import fiftyone as fo
 
-    from .info import curvature_runs
-
-    labels = run_label_fields(dataset, key)
+    labels = run_label_fields(dataset, fields)
     shown = [f for f in labels if f == suggested_label_field(key)]
     hidden = [f for f in labels if f not in shown]
     config = dataset.app_config
     active = config.active_fields
     if active is None:
-        runs_hidden = {f for k in curvature_runs(dataset)
-                       for f in run_label_fields(dataset, k)
-                       if f != suggested_label_field(k)}
+        runs_hidden = _other_runs_hidden(dataset) | set(hidden)
         default = fo.DatasetAppConfig.default_active_fields(dataset)
         config.active_fields = fo.ActiveFields(paths=[
             p for p in default.paths if p not in runs_hidden])

@@ -195,7 +195,7 @@ class EvaluationKind(RunKind):
                              per_seed, method)
 
     def finish_fields(self, dataset, key):
-        create_indexes(dataset, key)
+        create_indexes(dataset, key, self.output_fields(key))
 
 
 #: the one instance the SDK uses

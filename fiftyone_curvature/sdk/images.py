@@ -14,7 +14,7 @@ from ..engine.constants import IMAGE_SIZE, MIN_SIDE
 from .options import check_arguments
 
 #: PIL modes read as one grayscale channel
-_GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 
 #: decoded images larger than this (bytes of the (N, C, H, W) uint8 array)
 #: are written to an unlinked temporary file in $TMPDIR and memory-mapped,
@@ -271,7 +271,7 @@ def read_images(paths, image_size=IMAGE_SIZE, progress=None, check_shape=None,
         try:
             with Image.open(path) as im:
                 sizes.add((im.height, im.width))
-                gray = gray and im.mode in _GRAY_MODES
+                gray = gray and im.mode in GRAY_MODES
         except Exception as e:  # zero-byte, not an image, bomb, ...
             failures[path] = _reason(path, e)
     if not sizes:

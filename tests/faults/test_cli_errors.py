@@ -10,7 +10,7 @@ import fiftyone as fo
 
 from fiftyone_curvature.cli.main import main
 
-from conftest import bad_image_files
+from fault_cases import bad_image_files
 
 
 def _run(capsys, *argv):

@@ -19,7 +19,7 @@ from fiftyone_curvature.engine.config import TrackingConfig
 from fiftyone_curvature.engine.training import train_and_track
 from fiftyone_curvature.sdk.report import MANIFEST, write_report
 
-from conftest import FAST
+from fault_cases import FAST
 
 VICTIM = b"the victim's own file\n"
 

@@ -14,7 +14,7 @@ import fiftyone_curvature as fc
 from fiftyone_curvature.engine.training import TrainingDivergedError
 from fiftyone_curvature.sdk.info import run_info
 
-from conftest import FAST, bad_image_files
+from fault_cases import FAST, bad_image_files
 from fingerprints import unchanged
 
 

@@ -8,7 +8,7 @@ from fiftyone import ViewField as F
 
 import fiftyone_curvature as fc
 
-from conftest import FAST
+from fault_cases import FAST
 from fingerprints import fingerprint, unchanged
 
 

@@ -14,7 +14,7 @@ from fiftyone_curvature.cli.main import main
 from fiftyone_curvature.sdk.reference import import_reference
 from fiftyone_curvature.sdk.views import same_view_name, view_slug
 
-from conftest import FAST
+from fault_cases import FAST
 from fingerprints import fingerprint, unchanged
 
 

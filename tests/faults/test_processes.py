@@ -17,7 +17,7 @@ import pytest
 import fiftyone_curvature as fc
 from fiftyone_curvature.sdk.info import run_info
 
-from conftest import FAST
+from fault_cases import FAST
 from fingerprints import fingerprint, unchanged
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(

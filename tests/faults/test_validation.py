@@ -8,7 +8,7 @@ import pytest
 import fiftyone_curvature as fc
 from fiftyone_curvature.engine.config import TrackingConfig
 
-from conftest import FAST
+from fault_cases import FAST
 from fingerprints import unchanged
 
 BAD_OPTIONS = [
