@@ -10,7 +10,10 @@ import math
 import re
 
 #: model architectures (see :mod:`fiftyone_curvature.engine.models`)
-MODELS = ("small_cnn", "small_resnet", "resnet18")
+MODELS = ("small_cnn", "small_resnet", "resnet18", "mlp_head",
+          "linear_head")
+#: the models of (N, D) feature vectors (pretrained embeddings)
+HEAD_MODELS = ("mlp_head", "linear_head")
 #: learning-rate schedules
 SCHEDULES = ("cosine", "onecycle", "multistep", "constant")
 #: curvature estimators (see :mod:`fiftyone_curvature.engine.curvature`)
@@ -160,6 +163,13 @@ class TrackingConfig:
         record_probes (False): keep the (N, E, probes) per-probe scores
         record_embeddings (False): keep (N, D) penultimate features of the
             final model
+        holdout ("auto"): how the run measures whether the network can
+            judge the labels (:mod:`fiftyone_curvature.engine.judge`):
+            the same model is trained again on part of the data, without
+            curvature scoring, and predicts the rest; ``"auto"`` = 5 folds
+            on (N, D) features (a head trains in seconds), one stratified
+            80/20 split on images (0.8x the run's training epochs); 1 = one
+            split, k >= 2 = k folds, 0 = not measured (no verdict)
     """
 
     model: str = "auto"
@@ -193,6 +203,7 @@ class TrackingConfig:
     seed: int = 0
     record_probes: bool = False
     record_embeddings: bool = False
+    holdout: object = "auto"
 
     def validate(self):
         """Raises ValueError naming the first invalid option.
@@ -227,6 +238,8 @@ class TrackingConfig:
         choice("compile", (True, False))
         if self.threads not in (None, "auto"):
             _integer(self, "threads", 1, "or 'auto' or None")
+        if self.holdout != "auto":
+            _integer(self, "holdout", 0, "or 'auto'")
         _integer(self, "score_gap", 1)
         _real(self, "score_rise", low=0.0, low_open=True)
         for name in ("epochs", "probes", "score_batch_size"):
