@@ -105,6 +105,35 @@ def key_input(ctx, inputs, name, default, label, description, validate):
     return key, error
 
 
+def embedding_fields(samples):
+    """The sample fields that can hold embeddings (vector or list
+    fields), sorted."""
+    import fiftyone as fo
+
+    schema = samples.get_field_schema()
+    return sorted(name for name, field in schema.items()
+                  if isinstance(field, (fo.VectorField, fo.ListField))
+                  and not name.startswith("_"))
+
+
+def features_input(ctx, inputs):
+    """Adds the optional pretrained-features input: an embeddings field
+    of the collection (offered) or a FiftyOne zoo model name."""
+    choices = types.AutocompleteView()
+    for name in embedding_fields(ctx.target_view()):
+        choices.add_choice(name, label=name)
+    inputs.str(
+        "features", default=None, required=False,
+        label="Pretrained features (optional)",
+        description=(
+            "An embeddings field (a vector per sample, e.g. from "
+            "dataset.compute_embeddings) or a FiftyOne zoo model name, "
+            "whose embeddings the run computes into <key>_features: a head "
+            "is trained on them (docs/features.md). Empty: a network is "
+            "trained from scratch on the images at the working resolution"),
+        view=choices)
+
+
 def training_inputs(inputs, with_seed=True, model_description=None):
     """Adds the model, training parameters and device inputs."""
     models = _dropdown(MODEL_CHOICES)

@@ -12,7 +12,7 @@ from ..sdk.compute import validate_key
 from ..sdk.info import curvature_runs, is_evaluation, run_info
 from ..sdk.views import VIEW_BUILDERS, resolve_thresholds, view_names
 from .forms import (
-    key_input, label_field_input, training_inputs, training_kwargs,
+    features_input, key_input, label_field_input, training_inputs, training_kwargs,
 )
 from .base import (
     TrainingOperator, execute_on_dataset, execute_on_view,
@@ -98,6 +98,7 @@ class ComputeCurvature(TrainingOperator):
             "label_field": params["label_field"],
             "curvature_field": params.get("curvature_field") or "curvature",
             "nproc": _num_processes(params),
+            "features": params.get("features") or None,
             **training_kwargs(params),
         }
 
@@ -113,7 +114,7 @@ class ComputeCurvature(TrainingOperator):
                 f"{results.num_samples} samples, wrote "
                 f"{len(config.output_fields())} fields and "
                 f"{len(config.views)} saved views; estimated wrong labels: "
-                f"{estimate}")
+                f"{estimate}" + _verdict_suffix(results))
 
     def __call__(
         self,
@@ -130,10 +131,12 @@ class ComputeCurvature(TrainingOperator):
         device="auto",
         seed=0,
         num_processes=1,
+        features=None,
         delegate=False,
     ):
         """Runs the operator from Python (see
         :func:`fiftyone_curvature.compute_curvature` for the arguments;
+        ``features`` is an embeddings field or a zoo model name;
         ``num_processes`` is its ``nproc``); ``delegate=True`` queues it
         for a delegated-operations worker (forced when
         ``num_processes > 1``)."""
@@ -142,7 +145,7 @@ class ComputeCurvature(TrainingOperator):
             model=model, epochs=epochs, probes=probes, h=h,
             score_every=score_every, score_from=score_from,
             image_size=image_size, device=device,
-            seed=seed, num_processes=num_processes,
+            seed=seed, num_processes=num_processes, features=features,
         )
         return execute_on_view(self, sample_collection, params, delegate)
 
@@ -164,9 +167,10 @@ def _compute_inputs(ctx, inputs):
         "<key>_<suffix>",
         validate_key,
     )
+    features_input(ctx, inputs)
     training_inputs(inputs, model_description=(
-        "auto: small_cnn under 16 px, resnet18 on a GPU, small_resnet on "
-        "CPU"))
+        "auto: mlp_head on features; small_cnn under 16 px, resnet18 on a "
+        "GPU, small_resnet on CPU"))
     inputs.int(
         "num_processes", default=1, min=1, label="Processes",
         description="Data-parallel processes (one per GPU; gloo processes "
@@ -529,3 +533,11 @@ OPERATORS = (
     TagForRelabel,
     Relabel,
 )
+
+
+def _verdict_suffix(results):
+    """" " + whether the network can judge the labels (or "")."""
+    from ..sdk.features import verdict_sentence
+
+    sentence = verdict_sentence(results.label_review)
+    return f". {sentence}" if sentence else ""

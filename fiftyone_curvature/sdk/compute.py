@@ -42,6 +42,7 @@ def compute_curvature(
     skip_unreadable=False,
     nproc=1,
     export_dir=None,
+    features=None,
     **kwargs,
 ):
     """Trains a classifier on a collection and scores every sample by the
@@ -144,6 +145,16 @@ def compute_curvature(
             elastic launch API; only this process talks to the database
         export_dir (None): where an ``nproc > 1`` run exports the data
             (None: a temporary directory, removed afterwards)
+        features (None): train a head on pretrained features instead of a
+            network on ``image_size`` images (docs/features.md): the name
+            of an embeddings field (a vector per sample, e.g. from
+            ``samples.compute_embeddings(model, embeddings_field=...)``),
+            or a model (a FiftyOne zoo model name, a fiftyone Model, a
+            torch nn.Module or a constructor returning one) that embeds
+            every image at its own input resolution into the field
+            ``key_features``, owned by the run (a rerun with the same
+            model reuses it); None: from scratch on the images. The run
+            config records which (``config.features``)
         **kwargs: any other :class:`fiftyone_curvature.TrackingConfig` field
 
     Returns:
@@ -190,6 +201,13 @@ def compute_curvature(
         check_checkpoint_dir(checkpoint_dir)
     if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
         raise ValueError(f"nproc must be an integer >= 1, got {nproc!r}")
+    from .features import check_owned_field, resolve_features
+
+    spec = resolve_features(samples, curvature_field, features)
+    check_owned_field(samples, curvature_field, spec)
+    if spec is not None and (nproc > 1 or skip_unreadable):
+        raise ValueError("features= trains a head in one process: use "
+                         "nproc=1 and skip_unreadable=False")
     if nproc > 1:
         if skip_unreadable:
             raise ValueError("skip_unreadable works in one process only "
@@ -207,11 +225,26 @@ def compute_curvature(
             samples, label_field, curvature_field, classes, image_size,
             tracking, thresholds, create_views, checkpoint_dir, progress,
             dup_options, rank_by,
-            produce=lambda reporter: produce(
+            produce=(lambda reporter: produce(
                 samples, label_field, classes, image_size, tracking,
                 checkpoint_dir, reporter, nproc=nproc,
-                export_dir=export_dir, skip_unreadable=skip_unreadable),
+                export_dir=export_dir, skip_unreadable=skip_unreadable))
+            if spec is None else _features_produce(
+                samples, label_field, classes, spec, tracking,
+                checkpoint_dir, curvature_field),
+            features=spec.description if spec is not None else None,
         )
+
+
+def _features_produce(samples, label_field, classes, spec, tracking,
+                      checkpoint_dir, key):
+    """The ``produce`` callable of a run on pretrained features."""
+    from .features import previous_description, train_on_features
+
+    previous = previous_description(samples._root_dataset, key)
+    return lambda reporter: train_on_features(
+        samples, label_field, classes, spec, tracking, checkpoint_dir,
+        reporter, previous)
 
 
 def _train_here(samples, label_field, classes, image_size, tracking,
@@ -261,7 +294,7 @@ def validate_key(samples, label_field, key):
 def record_curvature_run(samples, label_field, key, classes, image_size,
                        tracking, thresholds, create_views, checkpoint_dir,
                        progress, dup_options=None, rank_by="curvature",
-                       produce=None):
+                       produce=None, features=None):
     """Registers the run ``key``, gets ``(prepared, result)`` from
     ``produce(reporter)`` (None: read and train here), writes the fields,
     results and views; a failure removes what a new run wrote."""
@@ -281,6 +314,7 @@ def record_curvature_run(samples, label_field, key, classes, image_size,
         rank_by=rank_by,
         status="running",
         checkpoint_dir=checkpoint_dir,
+        features=features,
     )
     method = config.build()
     previous = PreviousRun.of(dataset, key)

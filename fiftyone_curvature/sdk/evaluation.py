@@ -37,6 +37,7 @@ def evaluate_corruption(
     config=None,
     create_view=True,
     progress=None,
+    features=None,
     **kwargs,
 ):
     """Injects known label noise, trains with curvature tracking and
@@ -98,6 +99,11 @@ def evaluate_corruption(
             (model, epochs, probes, h, score_every, device, ...) except
             ``seed``
 
+    ``features`` (None): as :func:`fiftyone_curvature.compute_curvature`:
+    an embeddings field or a model whose embeddings the run computes into
+    ``key_features``; a head is trained on them for every seed (the
+    embeddings are computed once). None: from scratch on the images.
+
     Returns:
         a :class:`CorruptionEvaluationResults`
 
@@ -121,12 +127,16 @@ def evaluate_corruption(
     check_samples(samples, "Evaluations")
     validate_label_field(samples, label_field)
     validate_key(samples, label_field, key)
+    from .features import check_owned_field, resolve_features
+
+    spec = resolve_features(samples, key, features)
+    check_owned_field(samples, key, spec)
     with run_lock(samples._root_dataset, key, "Evaluation"):
         samples._root_dataset.reload()
         validate_key(samples, label_field, key)
         return _evaluate_corruption(
             samples, label_field, float(noise), kind, seeds, key, mapping,
-            classes, image_size, tracking, create_view, progress,
+            classes, image_size, tracking, create_view, progress, spec,
         )
 
 
@@ -139,7 +149,8 @@ def validate_key(samples, label_field, key):
 
 def _evaluate_corruption(samples, label_field, noise, kind, seeds, key,
                          mapping, classes, image_size, tracking,
-                         create_view, progress):
+                         create_view, progress, spec=None):
+    from .features import prepare_features, previous_description
     from .fields import write_run_fields
     from .images import prepare_data
 
@@ -156,17 +167,21 @@ def _evaluate_corruption(samples, label_field, noise, kind, seeds, key,
         tracking=tracking.to_dict(),
         score_names=list(SCORES),
         views=[corrupted_view_name(key)] if create_view else [],
+        features=spec.description if spec is not None else None,
     )
+    previous = previous_description(dataset, key)
     method = config.build()
     existed = key in dataset.list_brain_runs()
     method.register_run(samples, key, cleanup=False)
     reporter = Progress(progress, tracking.epochs, seeds)
     try:
         with reporter:
-            prepared = prepare_data(
+            prepared = (prepare_data(
                 samples, label_field, classes=classes,
                 image_size=image_size, progress=reporter.on_load,
-            )
+            ) if spec is None else prepare_features(
+                samples, label_field, classes, spec, previous,
+                progress=reporter.on_load))
             per_seed = _train_seeds(prepared, noise, kind, seeds, mapping,
                                     tracking, reporter)
             reporter.on_phase("write")
@@ -304,9 +319,13 @@ def view_review(result, given, clean, corrupted, rank_by="curvature",
     top[np.argsort(-memorization, kind="stable")[: thresholds["top_k"]]] = (
         True)
     agrees = review.suggested == given
+    # the view is left empty when the network cannot judge the labels
+    verdict = getattr(result, "verdict", None)
+    judged = verdict is None or verdict.can_judge
     members = {
         "top_memorized": top,
-        "likely_mislabeled": review.likely_mislabeled(memorization, given),
+        "likely_mislabeled": review.likely_mislabeled(memorization, given)
+        & judged,
         "long_tail": agrees & (memorization
                                >= thresholds["high_percentile"]),
     }
@@ -314,7 +333,7 @@ def view_review(result, given, clean, corrupted, rank_by="curvature",
     for name in ("curvature", "csl", "aum"):
         rank = percentile_rank(ranking_score(result, name))
         by_score[name] = view_quality(
-            review.likely_mislabeled(rank, given), corrupted)
+            review.likely_mislabeled(rank, given) & judged, corrupted)
     return {
         "views": {name: view_quality(m, corrupted)
                   for name, m in members.items()},
@@ -328,6 +347,7 @@ def view_review(result, given, clean, corrupted, rank_by="curvature",
         "confident_joint_errors": int(review.confident_joint_errors),
         "injected": int(corrupted.sum()),
         "fitting_window": int(review.window),
+        "verdict": verdict.to_dict() if verdict is not None else None,
     }
 
 

@@ -188,6 +188,11 @@ class CurvatureConfig(fob.BrainMethodConfig):
             reports it, a rerun of the key (resuming from
             ``checkpoint_dir``) or ``delete_brain_run`` removes it
         checkpoint_dir (None): where the run checkpoints every epoch
+        features (None): the pretrained features the run trained a head
+            on: ``{"field": name}`` for an embeddings field, plus
+            ``"model"`` (and the weights' hash) when the run computed them
+            into its own field ``<key>_features``; None = from scratch on
+            the images
     """
 
     def __init__(
@@ -203,9 +208,11 @@ class CurvatureConfig(fob.BrainMethodConfig):
         rank_by="curvature",
         status="complete",
         checkpoint_dir=None,
+        features=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.features = features
         self.rank_by = rank_by
         self.status = status
         self.checkpoint_dir = checkpoint_dir
@@ -231,7 +238,10 @@ class CurvatureConfig(fob.BrainMethodConfig):
     def output_fields(self, key=None):
         """The sample fields this run writes (under ``key``, by default
         its own)."""
-        return output_fields(key or self.curvature_field, self.score_names)
+        key = key or self.curvature_field
+        owned = ([f"{key}_features"] if (self.features or {}).get("model")
+                 else [])
+        return output_fields(key, self.score_names) + owned
 
 
 class Curvature(fob.BrainMethod):
@@ -314,6 +324,9 @@ class Curvature(fob.BrainMethod):
         had_views = bool(self.config.views)
         cv_views.delete_views(dataset, self.config.views)
         self.config.curvature_field = new_brain_key
+        if (self.config.features or {}).get("model"):
+            self.config.features = dict(
+                self.config.features, field=f"{new_brain_key}_features")
         self.config.views = []
         if had_views:
             self.config.views = self._save_views(samples, brain_key,
@@ -472,6 +485,9 @@ def result_kwargs(prepared, result, rank_by="curvature"):
             "aum_mixture_errors": int(review.aum_mixture_errors),
             "confident_joint_errors": int(review.confident_joint_errors),
             "rank_by": rank_by,
+            "verdict": (result.verdict.to_dict()
+                        if getattr(result, "verdict", None) is not None
+                        else None),
             "num_suggested_changes": int(
                 (review.suggested != prepared.targets).sum()),
         },
