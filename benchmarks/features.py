@@ -86,6 +86,7 @@ def evaluate_run(result, given, truth, flips, gate=True):
         views[name] = q
     review = result.label_review
     return {
+        "heldout_fraction_sweep": fraction_sweep(result, given, flips),
         "scores": table,
         "likely_mislabeled": views,
         "suggested_right_on_flips": float(
@@ -101,6 +102,53 @@ def evaluate_run(result, given, truth, flips, gate=True):
         "holdout_seconds": (result.verdict.seconds if result.verdict
                             is not None else None),
     }
+
+
+def oos_review(result, given, truth, flips):
+    """Alternatives built on the held-out probabilities: confident
+    learning's count, the held-out argmax as suggestion, and the view
+    (that many, among held-out disagreements, ranked by each score)."""
+    from fiftyone_curvature.engine.labels import confident_joint_errors
+
+    p = result.verdict.probabilities.astype(np.float64)
+    est = confident_joint_errors(p, given)
+    sugg = p.argmax(1)
+    out = {"est_cj_oos": est,
+           "sugg_oos": float((sugg[flips] == truth[flips]).mean())}
+    cand = np.flatnonzero(sugg != given)
+    for name in ("curvature", "aum", "dm_confidence", "csl"):
+        score = (result.curvature if name == "curvature"
+                 else result.scores[name])
+        s = suspicion(name, score)
+        top = cand[np.argsort(-s[cand], kind="stable")][:est]
+        m = np.zeros(len(given), bool)
+        m[top] = True
+        out[f"f1oos_{name}"] = f1(metrics.view_quality(m, flips))
+    return out
+
+
+def fraction_sweep(result, given, flips=None):
+    """The held-out review at other fractions of chance: the estimate and
+    (with ``flips``) the view's F1 ranked by CSL and by curvature."""
+    import dataclasses
+
+    from fiftyone_curvature.engine.labels import review_with_heldout
+
+    if result.verdict is None or result.verdict.samples < len(given):
+        return None
+    out = {}
+    for fraction in (0.05, 0.1, 0.2, 0.3, 0.5):
+        review = review_with_heldout(result.label_review,
+                                     result.verdict.probabilities, given,
+                                     fraction)
+        row = {"estimated_errors": review.estimated_errors}
+        if flips is not None:
+            alt = dataclasses.replace(result, label_review=review)
+            for name in ("csl", "curvature"):
+                q = metrics.view_quality(flagged(alt, given, name), flips)
+                row[f"f1_{name}"] = f1(q)
+        out[str(fraction)] = row
+    return out
 
 
 def run_head(features, given, **overrides):
@@ -146,6 +194,7 @@ def clean_1k(features, labels, per_class=100, seed=0, **overrides):
            int(res.label_review.estimated_errors),
            "estimator": res.label_review.estimator,
            "verdict": res.verdict.to_dict(),
+           "heldout_fraction_sweep": fraction_sweep(res, labels[keep]),
            "seconds": res.wall_seconds}
     for rank_by in ("curvature", "aum", "csl"):
         out[f"flagged_{rank_by}"] = int(
@@ -194,6 +243,12 @@ def _register(name, **kwargs):
 
 
 CANDIDATES = {
+    "relu_h1": dict(model="mlp_relu", h=1.0),
+    "gelu_h1": dict(model="mlp_head", h=1.0),
+    "gelu_h1_wd5e-3": dict(model="mlp_head", h=1.0, weight_decay=5e-3),
+    "gelu_h1_e10": dict(model="mlp_head", h=1.0, epochs=10),
+    "tanh_h1": dict(model="mlp_tanh", h=1.0),
+    "gelu_h0.1": dict(model="mlp_head", h=0.1),
     "linear": dict(model="linear_head"),
     "mlp_relu": dict(model="mlp_relu"),
     "mlp_gelu": dict(model="mlp_head"),
@@ -221,10 +276,10 @@ def sweep(features, labels, names, settings):
     for setting, kind, frac in settings:
         given, flips = inject_noise(labels, frac, 10, kind=kind, seed=0)
         for name in names:
-            # no holdout in the sweep (it costs 5 more trainings): the
-            # views are ungated, the verdict is measured on the choice
-            res = run_head(features, given, holdout=0, **CANDIDATES[name])
+            # views ungated: the sweep compares the rankings
+            res = run_head(features, given, **CANDIDATES[name])
             ev = evaluate_run(res, given, labels, flips, gate=False)
+            alt = oos_review(res, given, labels, flips)
             best = max((n for n in ev["scores"] if n != "curvature"),
                        key=lambda n: ev["scores"][n]["auroc"])
             bestv = max(ev["likely_mislabeled"],
@@ -240,6 +295,9 @@ def sweep(features, labels, names, settings):
                 "sugg": ev["suggested_right_on_flips"],
                 "est": ev["estimated_errors"], "true": ev["true_errors"],
                 "train_acc": res.history[-1]["train_accuracy"],
+                "acc": ev["verdict"]["heldout_accuracy"],
+                "sep": ev["verdict"]["separation"],
+                **alt,
                 "s": round(res.wall_seconds, 1),
             }
             rows[f"{setting}/{name}"] = row
@@ -272,6 +330,9 @@ def main():
     p.add_argument("--scratch-clean", action="store_true",
                    help="only the from-scratch run on the 1,000 clean "
                    "photos (32 px images, engine defaults)")
+    p.add_argument("--settings", type=int, default=2,
+                   help="with --sweep: the first n of sym10, asym10, "
+                   "asym20")
     args = p.parse_args()
     d = np.load(args.cache)
     features, labels = d["features"], d["labels"].astype(np.int64)
@@ -285,7 +346,8 @@ def main():
         print(json.dumps(record["scratch_clean_1k"]), flush=True)
     elif args.sweep is not None:
         names = args.sweep or list(CANDIDATES)
-        record["sweep"] = sweep(features, labels, names, SETTINGS[:2])
+        record["sweep"] = sweep(features, labels, names,
+                                SETTINGS[:args.settings])
     else:
         record["settings"] = {}
         for setting, kind, frac in SETTINGS:

@@ -544,9 +544,13 @@ def _estimate_text(data):
     review = data.get("label_review") or {}
     if review.get("estimated_errors") is None:
         return ""
+    from ..sdk.features import verdict_sentence
+
+    judged = verdict_sentence(review)
     return (f" Estimated wrong labels: **{review['estimated_errors']}** "
             f"(the size of the likely-mislabeled view; "
-            f"{review.get('estimator', 'aum_mixture').replace('_', ' ')}).")
+            f"{review.get('estimator', 'aum_mixture').replace('_', ' ')})."
+            + (f" {judged}" if judged else ""))
 
 
 def _summary_text(data):

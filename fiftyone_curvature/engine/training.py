@@ -19,7 +19,7 @@ from .curvature import aggregate_epochs, curvature_batch
 from .distributed import SingleProcess
 from .dynamics import dynamics_scores, el2n
 from .judge import folds_for, judge
-from .labels import review_labels
+from .labels import review_labels, review_with_heldout
 from .models import auto_model_name, build_model
 from . import performance
 from .recorder import Recorder
@@ -227,6 +227,10 @@ def train_and_track(
         with performance.num_threads(cfg.threads):
             result.verdict = judge(x, y, cfg, num_classes, folds)
         result.config = dict(result.config, holdout=folds)
+        if folds > 1:  # every sample was held out once
+            result.label_review = review_with_heldout(
+                result.label_review, result.verdict.probabilities,
+                y.numpy())
     return result
 
 
@@ -273,6 +277,7 @@ def resolve_auto(cfg, x, device):
         cfg,
         batch_size=batch_size,
         lr=cfg.resolved_lr(batch_size),
+        weight_decay=cfg.resolved_weight_decay(),
         model=model,
         augment=(image_size >= 16 if cfg.augment == "auto" else cfg.augment),
         amp=amp,
@@ -303,6 +308,7 @@ def _resolve_features(cfg, x, device):
         cfg,
         batch_size=batch_size,
         lr=cfg.resolved_lr(batch_size),
+        weight_decay=cfg.resolved_weight_decay(features=True),
         model=model,
         augment=False,
         amp=amp,
