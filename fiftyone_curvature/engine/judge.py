@@ -178,7 +178,7 @@ def predict(result, x, batch_size=512):
     return torch.cat(out).numpy()
 
 
-def judge(x, y, cfg, num_classes, folds):
+def judge(x, y, cfg, num_classes, folds, train):
     """Trains ``cfg`` (without curvature scoring) on all but a held-out
     part of the data and predicts that part.
 
@@ -188,12 +188,12 @@ def judge(x, y, cfg, num_classes, folds):
         cfg: the run's resolved :class:`TrackingConfig`
         num_classes: K
         folds: 1 (one stratified 20% split) or K >= 2 folds
+        train: callable ``(x, y, cfg, num_classes) -> TrackingResult``
+            (the run loop of :mod:`fiftyone_curvature.engine.training`)
 
     Returns:
         a :class:`Verdict`
     """
-    from .training import _train_and_track
-
     t0 = time.perf_counter()
     yn = y.numpy()
     probs = np.full((len(yn), num_classes), np.nan, np.float32)
@@ -201,8 +201,7 @@ def judge(x, y, cfg, num_classes, folds):
                               record_embeddings=False, record_probes=False)
     for held in _splits(len(yn), yn, folds, cfg.seed):
         keep = np.setdiff1d(np.arange(len(yn)), held)
-        res = _train_and_track(x[keep], y[keep], sub, num_classes, None,
-                               None)
+        res = train(x[keep], y[keep], sub, num_classes)
         probs[held] = predict(res, x[held])
     method = f"{folds}-fold" if folds > 1 else "holdout 20%"
     return verdict_from(probs, yn, method, time.perf_counter() - t0)

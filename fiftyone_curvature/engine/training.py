@@ -225,7 +225,10 @@ def train_and_track(
         cfg = dataclasses.replace(
             TrackingConfig.from_dict(result.config), holdout=folds)
         with performance.num_threads(cfg.threads):
-            result.verdict = judge(x, y, cfg, num_classes, folds)
+            result.verdict = judge(
+                x, y, cfg, num_classes, folds,
+                lambda xs, ys, c, k: _train_and_track(xs, ys, c, k, None,
+                                                      None))
         result.config = dict(result.config, holdout=folds)
         if folds > 1:  # every sample was held out once
             result.label_review = review_with_heldout(

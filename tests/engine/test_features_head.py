@@ -54,7 +54,7 @@ def test_auto_picks_the_head_and_resolves_for_features(noisy_run):
 
 def test_flipped_labels_rank_high(noisy_run):
     result, truth, given, flips = noisy_run
-    assert auroc(flips, result.curvature) > 0.9
+    assert auroc(flips, result.curvature) > 0.85
     assert auroc(flips, -result.scores["aum"]) > 0.97
     review = result.label_review
     assert (review.suggested[flips] == truth[flips]).mean() > 0.9
