@@ -230,7 +230,9 @@ def train_and_track(
                 lambda xs, ys, c, k: _train_and_track(xs, ys, c, k, None,
                                                       None))
         result.config = dict(result.config, holdout=folds)
-        if folds > 1:  # every sample was held out once
+        if (folds > 1 and result.verdict is not None
+                and result.verdict.samples == len(y)):
+            # every sample was held out once
             result.label_review = review_with_heldout(
                 result.label_review, result.verdict.probabilities,
                 y.numpy())
