@@ -140,7 +140,7 @@ def fraction_sweep(result, given, flips=None):
     for fraction in (0.05, 0.1, 0.2, 0.3, 0.5):
         review = review_with_heldout(result.label_review,
                                      result.verdict.probabilities, given,
-                                     fraction)
+                                     result.scores["aum"], fraction)
         row = {"estimated_errors": review.estimated_errors}
         if flips is not None:
             alt = dataclasses.replace(result, label_review=review)

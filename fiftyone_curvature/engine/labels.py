@@ -220,27 +220,33 @@ def review_labels(train_probs, train_accuracy, aum, given, final_probs):
 
 #: a held-out p(given label) below this fraction of chance (1 / K) counts
 #: the label as wrong (docs/features.md has the measurements)
-HELDOUT_FRACTION_OF_CHANCE = 0.2
+HELDOUT_FRACTION_OF_CHANCE = 0.3
 
 
-def review_with_heldout(review, heldout_probs, given,
+def review_with_heldout(review, heldout_probs, given, aum=None,
                         fraction=HELDOUT_FRACTION_OF_CHANCE):
     """A :class:`LabelReview` from out-of-sample probabilities (K folds:
     every sample predicted by a network that never trained on it).
 
     The suggested label is the held-out prediction; the estimated number
     of wrong labels is the number of samples whose held-out p(given label)
-    is below ``fraction / K`` while another class is predicted. A network
-    that memorizes every label says nothing about a label it trained on;
-    one that never saw the sample does, so clean data gives a small count
-    where the training-dynamics estimate (:func:`review_labels`) does not.
+    is below ``fraction / K`` while another class is predicted, and whose
+    AUM is negative (over training, the network that did train on the
+    sample preferred another class on average). A network that memorizes
+    every label says nothing about a label it trained on; one that never
+    saw the sample does, and the AUM condition keeps the hard but correct
+    samples out: on 1,000 clean CIFAR photos (pretrained features) 54 pass
+    the held-out test and none of them has a negative AUM, while on 10%
+    symmetric noise 523 of 537 do (docs/features.md).
 
     Args:
         review: the run's :class:`LabelReview` (window and the other
             counts are kept)
         heldout_probs: (N, K) held-out probabilities (no NaN rows)
         given: (N,) int labels trained on
-        fraction (0.2): of chance, 1 / K
+        aum (None): (N,) AUM of the run (LOW = suspicious); None = no AUM
+            condition
+        fraction (0.3): of chance, 1 / K
 
     Returns:
         a new :class:`LabelReview` with ``estimator="heldout"``
@@ -250,6 +256,8 @@ def review_with_heldout(review, heldout_probs, given,
     suggested = p.argmax(axis=1)
     p_given = p[np.arange(len(given)), given]
     wrong = (p_given < fraction / p.shape[1]) & (suggested != given)
+    if aum is not None:
+        wrong &= np.asarray(aum, dtype=np.float64) < 0
     return dataclasses.replace(
         review,
         suggested=suggested,

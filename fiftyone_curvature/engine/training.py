@@ -235,7 +235,7 @@ def train_and_track(
             # every sample was held out once
             result.label_review = review_with_heldout(
                 result.label_review, result.verdict.probabilities,
-                y.numpy())
+                y.numpy(), result.scores["aum"])
     return result
 
 

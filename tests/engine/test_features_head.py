@@ -122,3 +122,27 @@ def test_holdout_does_not_change_the_scores():
     np.testing.assert_array_equal(a.curvature, b.curvature)
     for name in a.scores:
         np.testing.assert_array_equal(a.scores[name], b.scores[name])
+
+
+def test_heldout_review_counts_confident_disagreements_never_learned():
+    from fiftyone_curvature.engine.labels import (
+        LabelReview, review_with_heldout,
+    )
+
+    given = np.array([0, 0, 1, 1, 2])
+    probs = np.array([
+        [0.90, 0.05, 0.05],  # agrees
+        [0.01, 0.98, 0.01],  # confident disagreement, never learned
+        [0.01, 0.01, 0.98],  # confident disagreement, but learned
+        [0.30, 0.40, 0.30],  # agrees (weakly)
+        [0.45, 0.30, 0.25],  # disagrees, p(given) not small
+    ])
+    aum = np.array([2.0, -1.0, 0.5, 1.0, -0.5])
+    base = LabelReview(suggested=given.copy(), confidence=np.ones(5),
+                       estimated_errors=3, window=4, estimator="x",
+                       aum_mixture_errors=3, confident_joint_errors=2)
+    review = review_with_heldout(base, probs, given, aum)
+    assert review.estimator == "heldout" and review.window == 4
+    np.testing.assert_array_equal(review.suggested, [0, 1, 2, 1, 0])
+    assert review.estimated_errors == 1
+    assert review_with_heldout(base, probs, given).estimated_errors == 2
