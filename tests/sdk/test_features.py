@@ -253,3 +253,36 @@ def test_efficientnet_stand_in(make_digits):
                          holdout=0, progress=False)
     vecs = dataset.values("curvature_features")
     assert all(len(v) == 1280 for v in vecs)
+
+
+def test_operators_take_features(make_digits):
+    import fiftyone.operators as foo
+
+    from fiftyone_curvature.app.evaluation_operator import (
+        EvaluateCorruption,
+    )
+    from fiftyone_curvature.app.operators import ComputeCurvature
+
+    dataset = make_digits(n=120, noise=0.1)
+    _embed_field(dataset, "emb")
+    for operator in (ComputeCurvature(), EvaluateCorruption()):
+        ctx = foo.ExecutionContext(request_params=dict(
+            dataset_name=dataset.name,
+            params={"label_field": "label"}))
+        props = operator.resolve_input(ctx).type.properties
+        assert "features" in props and not props["features"].required
+        choices = [c.value for c in props["features"].view.choices]
+        assert "emb" in choices
+    result = foo.execute_operator(
+        "@fiftyone-curvature/curvature/compute_curvature",
+        dataset=dataset.name,
+        params={"label_field": "label", "features": "emb", "epochs": 3,
+                "device": "cpu"})
+    assert result.error is None, result.error
+    dataset.reload()
+    config = dataset.get_brain_info("curvature").config
+    assert config.features == {"field": "emb"}
+    results = dataset.load_brain_results("curvature")
+    message = ComputeCurvature().done_message(results)
+    assert "judge these labels" in message
+    assert "held-out accuracy" in message
