@@ -286,3 +286,36 @@ def test_operators_take_features(make_digits):
     message = ComputeCurvature().done_message(results)
     assert "judge these labels" in message
     assert "held-out accuracy" in message
+
+
+def test_duplicate_finder_uses_the_features(make_digits, monkeypatch):
+    import fiftyone_curvature.sdk.duplicates as dup
+
+    seen = {}
+    real = dup.run_from_curvature
+
+    def spy(samples, label_field, key, options, sample_ids,
+            embeddings=None):
+        seen["embeddings"] = np.asarray(embeddings)
+        return real(samples, label_field, key, options, sample_ids,
+                    embeddings)
+
+    monkeypatch.setattr(dup, "run_from_curvature", spy)
+    dataset = make_digits(n=120, noise=0.0)
+    _embed_field(dataset, "emb", spread=10.0)
+    # two samples of different labels share one embedding: a conflict
+    # that only the features show (their pixels differ)
+    ids, labels = dataset.values(["id", "label.label"])
+    a = 0
+    b = next(i for i in range(1, len(ids)) if labels[i] != labels[a])
+    first, other = dataset[ids[a]], dataset[ids[b]]
+    other["emb"] = first["emb"]
+    other.save()
+    fc.compute_curvature(dataset, "label", features="emb", epochs=2,
+                         duplicates="embeddings", progress=False)
+    flagged = set(dataset.match(
+        fo.ViewField("curvature_duplicate_conflict") == True).values("id"))
+    assert {ids[a], ids[b]} <= flagged
+    # the pretrained features themselves, not the head's hidden layer
+    np.testing.assert_allclose(seen["embeddings"],
+                               np.array(dataset.values("emb")), rtol=1e-6)
