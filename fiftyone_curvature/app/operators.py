@@ -12,7 +12,8 @@ from ..sdk.compute import validate_key
 from ..sdk.info import curvature_runs, is_evaluation, run_info
 from ..sdk.views import VIEW_BUILDERS, resolve_thresholds, view_names
 from .forms import (
-    features_input, key_input, label_field_input, training_inputs, training_kwargs,
+    features_input, key_input, label_field_input, training_inputs,
+    training_kwargs,
 )
 from .base import (
     TrainingOperator, execute_on_dataset, execute_on_view,

@@ -123,7 +123,8 @@ def _callable_name(fn):
     if isinstance(fn, functools.partial):
         return (f"partial({_callable_name(fn.func)}, args={fn.args!r}, "
                 f"kwargs={fn.keywords!r})")
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+    module = getattr(fn, "__module__", "?")
+    return f"{module}.{getattr(fn, '__qualname__', repr(fn))}"
 
 
 def _describe_fo_model(model):

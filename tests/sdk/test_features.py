@@ -319,3 +319,20 @@ def test_duplicate_finder_uses_the_features(make_digits, monkeypatch):
     # the pretrained features themselves, not the head's hidden layer
     np.testing.assert_allclose(seen["embeddings"],
                                np.array(dataset.values("emb")), rtol=1e-6)
+
+
+def test_torchvision_constructor_gives_penultimate_features(make_digits):
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    dataset = make_digits(n=20, noise=0.0)
+    results = fc.compute_curvature(
+        dataset, "label", features=torchvision.models.resnet18, epochs=1,
+        holdout=0, progress=False)
+    config = results.config
+    assert config.features["constructor"] == (
+        "torchvision.models.resnet.resnet18")
+    assert config.features["image_size"] == 224
+    # the input of resnet18's fc layer, not its 1,000 logits
+    assert all(len(v) == 512 for v in dataset.values("curvature_features"))
