@@ -9,7 +9,8 @@ from ..sdk.evaluation import evaluate_corruption
 from ..sdk.options import parse_mapping, parse_seeds
 from .base import TrainingOperator, execute_on_view
 from .forms import (
-    key_input, label_field_input, training_inputs, training_kwargs,
+    features_input, key_input, label_field_input, training_inputs,
+    training_kwargs,
 )
 
 #: what the form says of each noise kind
@@ -56,6 +57,7 @@ class EvaluateCorruption(TrainingOperator):
             "noise": float(params.get("noise") or NOISE),
             "kind": params.get("kind") or KINDS[0],
             "seeds": parse_seeds(params.get("seeds") or "0"),
+            "features": params.get("features") or None,
             **training_kwargs(params, with_seed=False),
         }
         if kwargs["kind"] == "asymmetric":
@@ -96,10 +98,12 @@ class EvaluateCorruption(TrainingOperator):
         score_from=None,
         image_size=None,
         device=None,
+        features=None,
         delegate=False,
     ):
         """Runs the operator from Python (see
-        :func:`fiftyone_curvature.evaluate_corruption`); ``delegate=True``
+        :func:`fiftyone_curvature.evaluate_corruption`; ``features`` is an
+        embeddings field or a zoo model name); ``delegate=True``
         queues it for a delegated-operations worker."""
         params = dict(
             label_field=label_field, key=key, noise=noise, kind=kind,
@@ -108,7 +112,7 @@ class EvaluateCorruption(TrainingOperator):
                      if mapping else None),
             model=model, epochs=epochs, probes=probes, h=h,
             score_every=score_every, score_from=score_from,
-            image_size=image_size, device=device,
+            image_size=image_size, device=device, features=features,
         )
         return execute_on_view(self, sample_collection, params, delegate)
 
@@ -143,6 +147,7 @@ def _evaluate_inputs(ctx, inputs):
     inputs.str("seeds", default="0", label="Seeds",
                description="Comma-separated; one training per seed, "
                "metrics as mean and std")
+    features_input(ctx, inputs)
     training_inputs(inputs, with_seed=False)
     if error:
         return False

@@ -119,8 +119,38 @@ def key_input(ctx, inputs, name, default, label, description, validate):
 #: what the forms say of the model choice
 MODEL_DESCRIPTION = (
     "The network trained: small_cnn (fast, for images under 16 px), "
-    "small_resnet (CPU-friendly), resnet18 (best on a GPU); auto: "
+    "small_resnet (CPU-friendly), resnet18 (best on a GPU), mlp_head / "
+    "linear_head (on pretrained features); auto: mlp_head on features, "
     "small_cnn under 16 px, resnet18 on a GPU, small_resnet on a CPU")
+
+
+def embedding_fields(samples):
+    """The sample fields that can hold embeddings (vector or list
+    fields), sorted."""
+    import fiftyone as fo
+
+    schema = samples.get_field_schema()
+    return sorted(name for name, field in schema.items()
+                  if isinstance(field, (fo.VectorField, fo.ListField))
+                  and not name.startswith("_"))
+
+
+def features_input(ctx, inputs):
+    """Adds the optional pretrained-features input: an embeddings field
+    of the collection (offered) or a FiftyOne zoo model name."""
+    choices = types.AutocompleteView()
+    for name in embedding_fields(ctx.target_view()):
+        choices.add_choice(name, label=name)
+    inputs.str(
+        "features", default=None, required=False,
+        label="Pretrained features (optional)",
+        description=(
+            "An embeddings field (a vector per sample, e.g. from "
+            "dataset.compute_embeddings) or a FiftyOne zoo model name, "
+            "whose embeddings the run computes into <key>_features: a head "
+            "is trained on them (docs/features.md). Empty: a network is "
+            "trained from scratch on the images at the working resolution"),
+        view=choices)
 
 
 def training_inputs(inputs, with_seed=True, model_description=None):

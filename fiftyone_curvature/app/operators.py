@@ -23,7 +23,8 @@ from .base import (
 )
 from .estimate import estimate_notice
 from .forms import (
-    key_input, label_field_input, training_inputs, training_kwargs,
+    features_input, key_input, label_field_input, training_inputs,
+    training_kwargs,
 )
 
 
@@ -125,6 +126,7 @@ class ComputeCurvature(TrainingOperator):
             "label_field": params["label_field"],
             "curvature_field": params.get("curvature_field") or RUN_KEY,
             "nproc": _num_processes(params),
+            "features": params.get("features") or None,
             **training_kwargs(params),
         }
 
@@ -139,7 +141,7 @@ class ComputeCurvature(TrainingOperator):
                 f"{results.num_samples} samples, wrote "
                 f"{len(config.output_fields())} fields and "
                 f"{len(config.views)} saved views; estimated wrong labels: "
-                f"{estimate}")
+                f"{estimate}" + _verdict_suffix(results))
 
     def __call__(
         self,
@@ -157,10 +159,12 @@ class ComputeCurvature(TrainingOperator):
         seed=None,
         num_processes=1,
         threads=None,
+        features=None,
         delegate=False,
     ):
         """Runs the operator from Python (see
         :func:`fiftyone_curvature.compute_curvature` for the arguments;
+        ``features`` is an embeddings field or a zoo model name;
         ``num_processes`` is its ``nproc``); ``delegate=True`` queues it
         for a delegated-operations worker (forced when
         ``num_processes > 1``)."""
@@ -170,6 +174,7 @@ class ComputeCurvature(TrainingOperator):
             score_every=score_every, score_from=score_from,
             image_size=image_size, device=device,
             seed=seed, num_processes=num_processes, threads=threads,
+            seed=seed, num_processes=num_processes, features=features,
         )
         return execute_on_view(self, sample_collection, params, delegate)
 
@@ -191,6 +196,7 @@ def _compute_inputs(ctx, inputs):
         "<key>_<suffix>",
         validate_key,
     )
+    features_input(ctx, inputs)
     training_inputs(inputs)
     inputs.int(
         "num_processes", default=1, min=1, label="Processes",
@@ -561,3 +567,11 @@ OPERATORS = (
     TagForRelabel,
     Relabel,
 )
+
+
+def _verdict_suffix(results):
+    """" " + whether the network can judge the labels (or "")."""
+    from ..sdk.features import verdict_sentence
+
+    sentence = verdict_sentence(results.label_review)
+    return f". {sentence}" if sentence else ""

@@ -13,6 +13,7 @@ import fiftyone.operators.types as types
 from fiftyone import ViewField as F
 
 from ..engine.dynamics import SCORES
+from ..sdk.features import verdict_sentence
 from ..sdk.info import curvature_runs, duplicates_info, is_evaluation
 from ..sdk.report import gather
 from .names import uri
@@ -624,9 +625,11 @@ def _estimate_text(data):
     size = (f"the size of the view {name}"
             if name in data.get("saved_views", ()) else
             "the size a run's likely-mislabeled view has")
+    judged = verdict_sentence(review)
     return (f" Estimated wrong labels: **{review['estimated_errors']}** "
             f"({size}; "
-            f"{review.get('estimator', 'aum_mixture').replace('_', ' ')}).")
+            f"{review.get('estimator', 'aum_mixture').replace('_', ' ')})."
+            + (f" {judged}" if judged else ""))
 
 
 def _summary_text(data):

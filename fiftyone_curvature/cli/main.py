@@ -46,6 +46,11 @@ def _build_parser():
                          help="working resolution (default %(default)s)")
     compute.add_argument("--view-tag", default=None,
                          help="only samples with this tag")
+    compute.add_argument("--features", default=None,
+                         help="train a head on pretrained features: an "
+                         "embeddings field of the dataset or a FiftyOne "
+                         "zoo model name (embedded into KEY_features); "
+                         "default: from scratch on the images")
     compute.add_argument("--checkpoint-dir", default=None,
                          help="checkpoint every epoch here; rerun to "
                          "resume")
@@ -141,6 +146,10 @@ def _add_evaluation_parsers(sub):
     evaluate.add_argument("dataset", help="FiftyOne dataset name")
     evaluate.add_argument("--label-field", required=True,
                           help="fo.Classification field (assumed clean)")
+    evaluate.add_argument("--features", default=None,
+                          help="train a head on pretrained features (an "
+                          "embeddings field or a zoo model name), as "
+                          "compute --features")
     evaluate.add_argument("--noise", type=float, default=NOISE,
                           help="fraction of labels flipped "
                           "(default %(default)s)")
@@ -300,7 +309,8 @@ def _compute(args):
         image_size=args.image_size, checkpoint_dir=args.checkpoint_dir,
         progress=not (args.no_progress or args.json),
         skip_unreadable=args.skip_unreadable, nproc=args.nproc,
-        export_dir=args.export_dir, **_tracking_kwargs(args),
+        export_dir=args.export_dir, features=args.features,
+        **_tracking_kwargs(args),
     )
     return _print_run(args, results, time.perf_counter() - t0)
 
@@ -330,6 +340,8 @@ def _print_run(args, results, seconds):
             "fields": config.output_fields(),
             "views": list(config.views),
             "skipped": results.skipped,
+            "features": getattr(config, "features", None),
+            "verdict": results.label_review.get("verdict"),
         }
     if results.skipped:
         print(f"Skipped {len(results.skipped)} unreadable image(s): "
@@ -339,6 +351,11 @@ def _print_run(args, results, seconds):
           f"(model {config.tracking.get('model')}, "
           f"{len(results.scored_epochs)} scored epochs)")
     print("Fields: " + ", ".join(config.output_fields()))
+    from ..sdk.features import verdict_sentence
+
+    sentence = verdict_sentence(results.label_review)
+    if sentence:
+        print(sentence)
     _print_views(args.dataset, config.views)
     return 0
 
@@ -509,7 +526,7 @@ def _evaluate(args):
     results = evaluate_corruption(
         dataset, args.label_field, noise=args.noise, kind=args.kind,
         seeds=seeds, key=args.key, mapping=parse_mapping(args.mapping),
-        image_size=args.image_size,
+        image_size=args.image_size, features=args.features,
         progress=not (args.no_progress or args.json), **kwargs,
     )
     seconds = time.perf_counter() - t0

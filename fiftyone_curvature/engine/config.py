@@ -13,7 +13,10 @@ from . import validation
 from .constants import SCORE_GAP, SCORE_RISE
 
 #: model architectures (see :mod:`fiftyone_curvature.engine.models`)
-MODELS = ("small_cnn", "small_resnet", "resnet18")
+MODELS = ("small_cnn", "small_resnet", "resnet18", "mlp_head",
+          "linear_head")
+#: the models of (N, D) feature vectors (pretrained embeddings)
+HEAD_MODELS = ("mlp_head", "linear_head")
 #: learning-rate schedules
 SCHEDULES = ("cosine", "onecycle", "multistep", "constant")
 #: curvature estimators (see :mod:`fiftyone_curvature.engine.curvature`)
@@ -23,6 +26,9 @@ NORMS = ("l2", "l2sq")
 #: how per-epoch curvature becomes one score
 AGGREGATIONS = ("mean", "last_half", "first_half", "rank_mean",
                 "zscore_mean")
+#: the weight decay "auto" means for images, and for feature heads
+IMAGE_WEIGHT_DECAY = 5e-4
+FEATURES_WEIGHT_DECAY = 2e-2
 #: device names offered by forms (any ``cuda:i`` is accepted too)
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -73,7 +79,10 @@ class TrackingConfig:
         lr ("auto"): peak learning rate of SGD; "auto" = 0.1 at batch size
             128, scaled by sqrt(batch_size / 128) (0.05 at 32)
         momentum (0.9): SGD momentum
-        weight_decay (5e-4): SGD weight decay
+        weight_decay ("auto"): SGD weight decay; "auto" = 5e-4 for images,
+            :data:`FEATURES_WEIGHT_DECAY` for the heads on (N, D) features
+            (a head on 1,280 pretrained numbers memorizes 5,000 labels in a
+            few epochs at 5e-4; docs/features.md)
         schedule ("cosine"): ``"cosine"``, ``"onecycle"``, ``"multistep"``
             (x0.1 at 50% and 75% of training) or ``"constant"``
         augment ("auto"): random crop (pad 4) + horizontal flip; "auto"
@@ -143,6 +152,13 @@ class TrackingConfig:
         record_probes (False): keep the (N, E, probes) per-probe scores
         record_embeddings (False): keep (N, D) penultimate features of the
             final model
+        holdout ("auto"): how the run measures whether the network can
+            judge the labels (:mod:`fiftyone_curvature.engine.judge`):
+            the same model is trained again on part of the data, without
+            curvature scoring, and predicts the rest; ``"auto"`` = 5 folds
+            on (N, D) features (a head trains in seconds), one stratified
+            80/20 split on images (0.8x the run's training epochs); 1 = one
+            split, k >= 2 = k folds, 0 = not measured (no verdict)
     """
 
     model: str = "auto"
@@ -151,7 +167,7 @@ class TrackingConfig:
     batch_size: object = "auto"
     lr: object = "auto"
     momentum: float = 0.9
-    weight_decay: float = 5e-4
+    weight_decay: object = "auto"
     schedule: str = "cosine"
     augment: object = "auto"
     augment_epochs: int = None
@@ -176,6 +192,7 @@ class TrackingConfig:
     seed: int = 0
     record_probes: bool = False
     record_embeddings: bool = False
+    holdout: object = "auto"
 
     def validate(self):
         """Raises ValueError naming the first invalid option.
@@ -204,6 +221,8 @@ class TrackingConfig:
         choice("compile", (True, False))
         if self.threads not in (None, "auto"):
             _integer(self, "threads", 1, "or 'auto' or None")
+        if self.holdout != "auto":
+            _integer(self, "holdout", 0, "or 'auto'")
         _integer(self, "score_gap", 1)
         _real(self, "score_rise", low=0.0, low_open=True)
         for name in ("epochs", "probes", "score_batch_size"):
@@ -219,7 +238,8 @@ class TrackingConfig:
             _real(self, "lr", low=0.0, low_open=True)
         _real(self, "h", low=H_MIN)
         _real(self, "momentum", low=0.0, high=1.0)
-        _real(self, "weight_decay", low=0.0)
+        if self.weight_decay != "auto":
+            _real(self, "weight_decay", low=0.0)
         _real(self, "score_from", low=0.0, high=1.0, high_open=True)
         for name in ("channels_last", "record_probes", "record_embeddings"):
             validation.boolean(name, getattr(self, name))
@@ -353,6 +373,12 @@ class TrackingConfig:
         if self.lr != "auto":
             return self.lr
         return round(0.1 * math.sqrt(batch_size / 128), 6)
+
+    def resolved_weight_decay(self, features=False):
+        """The weight decay of a run on images (or on (N, D) features)."""
+        if self.weight_decay != "auto":
+            return self.weight_decay
+        return FEATURES_WEIGHT_DECAY if features else IMAGE_WEIGHT_DECAY
 
     def resolved_el2n_epoch(self):
         if self.el2n_epoch is not None:

@@ -3,7 +3,7 @@
 import torch
 from torch import nn
 
-from .config import MODELS
+from .config import HEAD_MODELS, MODELS
 
 
 class Classifier(nn.Module):
@@ -95,33 +95,84 @@ def resnet18(in_channels, num_classes, width=64):
     return Classifier(net, num_features, num_classes)
 
 
+_ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU, "tanh": nn.Tanh,
+                "silu": nn.SiLU}
+
+
+def mlp_head(in_features, num_classes, width=512, depth=1,
+             activation="gelu"):
+    """A head for (B, D) feature vectors: ``depth`` hidden layers of
+    ``width`` units with a smooth activation, then a linear layer.
+
+    A linear softmax head has an input Hessian W^T (diag p - p p^T) W that
+    does not depend on the label; a hidden layer with a smooth activation
+    makes the curvature of the loss w.r.t. the features depend on it
+    (docs/features.md has the measurements behind the default).
+    """
+    if activation not in _ACTIVATIONS:
+        raise ValueError(f"Unknown activation {activation!r}; valid ones "
+                         f"are {tuple(_ACTIVATIONS)}")
+    layers, cin = [], in_features
+    for _ in range(depth):
+        layers += [nn.Linear(cin, width), _ACTIVATIONS[activation]()]
+        cin = width
+    return Classifier(nn.Sequential(*layers), cin, num_classes)
+
+
+def linear_head(in_features, num_classes, width=None):
+    """A linear softmax classifier on (B, D) feature vectors (logistic
+    regression); its input curvature ignores the label."""
+    return Classifier(nn.Identity(), in_features, num_classes)
+
+
 _FACTORIES = {
     "small_cnn": small_cnn,
     "small_resnet": small_resnet,
     "resnet18": resnet18,
+    "mlp_head": mlp_head,
+    "linear_head": linear_head,
 }
 
 
 def auto_model_name(image_size, device_type):
-    """The model "auto" picks for images of side ``image_size``."""
+    """The model "auto" picks for images of side ``image_size`` (None:
+    (N, D) feature vectors, which get the MLP head)."""
+    if image_size is None:
+        return "mlp_head"
     if image_size < 16:
         return "small_cnn"
     return "resnet18" if device_type == "cuda" else "small_resnet"
 
 
-def build_model(name, in_channels, num_classes, width=None):
+def build_model(name, in_channels, num_classes, width=None, features=None):
     """Builds a classifier by name.
 
     Args:
         name: one of :data:`MODELS`
-        in_channels: input channels (1 grayscale, 3 RGB)
+        in_channels: input channels (1 grayscale, 3 RGB), or D for the
+            heads on (B, D) features (:data:`HEAD_MODELS`)
         num_classes: number of classes K
         width (None): base width; None uses the model's default
+        features (None): True when the inputs are (B, D) feature vectors,
+            False for images: a model of the other kind raises ValueError
+            (None: not checked)
 
     Returns:
-        a :class:`Classifier` mapping (B, C, H, W) to (B, K) logits
+        a :class:`Classifier` mapping (B, C, H, W) (or (B, D)) to (B, K)
+        logits
     """
     if name not in _FACTORIES:
         raise ValueError(f"Unknown model {name!r}; valid ones are {MODELS}")
+    if features is not None and features != (name in HEAD_MODELS):
+        raise ValueError(
+            f"model {name!r} takes "
+            + ("(N, D) feature vectors" if name in HEAD_MODELS
+               else "images (N, C, H, W)")
+            + "; these inputs are "
+            + ("(N, D) feature vectors: use one of "
+               f"{HEAD_MODELS} or 'auto'" if features else
+               "images: use one of "
+               f"{tuple(m for m in MODELS if m not in HEAD_MODELS)} or "
+               "'auto'"))
     kwargs = {} if width is None else {"width": int(width)}
     return _FACTORIES[name](in_channels, num_classes, **kwargs)

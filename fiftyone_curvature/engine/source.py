@@ -9,14 +9,14 @@ def as_tensors(inputs, labels, num_classes):
     """Validates a run's data and returns it as tensors.
 
     Args:
-        inputs: (N, C, H, W) or (N, H, W) uint8 or float images (numpy or
-            torch)
+        inputs: (N, C, H, W) or (N, H, W) uint8 or float images, or (N, D)
+            feature vectors (numpy or torch)
         labels: (N,) integer class indices
         num_classes: K, or None for ``max(labels) + 1``
 
     Returns:
-        a tuple ``(x, y, K)``: x (N, C, H, W) uint8 or float32 tensor, y
-        (N,) int64 tensor
+        a tuple ``(x, y, K)``: x (N, C, H, W) uint8 or float32 tensor (or
+        (N, D) float32 for features), y (N,) int64 tensor
 
     Raises:
         ValueError: empty data, a wrong shape or dtype, NaN / inf inputs,
@@ -30,12 +30,17 @@ def as_tensors(inputs, labels, num_classes):
                         else inputs)
     if x.ndim == 3:
         x = x[:, None]
-    if x.ndim != 4:
+    if x.ndim not in (2, 4):
         raise ValueError(
-            f"Inputs must be (N, C, H, W) or (N, H, W); got shape "
-            f"{tuple(x.shape)}"
+            f"Inputs must be (N, C, H, W) or (N, H, W) images or (N, D) "
+            f"feature vectors; got shape {tuple(x.shape)}"
         )
-    if min(x.shape[2], x.shape[3]) < MIN_SIDE:
+    if x.ndim == 2:
+        if x.shape[1] < 1:
+            raise ValueError("Feature vectors are empty (D = 0)")
+        if not torch.is_floating_point(x):
+            x = x.float()  # integer features: their values, as floats
+    elif min(x.shape[2], x.shape[3]) < MIN_SIDE:
         raise ValueError(
             f"Images are {x.shape[2]}x{x.shape[3]} pixels; the networks "
             f"need at least {MIN_SIDE}x{MIN_SIDE}")
@@ -47,7 +52,8 @@ def as_tensors(inputs, labels, num_classes):
         if x.dtype != torch.float32:
             x = x.float()
         bad = torch.cat([
-            (~torch.isfinite(x[s : s + 4096])).flatten(1).any(dim=1)
+            (~torch.isfinite(x[s : s + 4096])).reshape(
+                len(x[s : s + 4096]), -1).any(dim=1)
             for s in range(0, len(x), 4096)
         ])
         if bad.any():
@@ -162,6 +168,46 @@ class TensorSource:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
         return x
+
+
+class FeatureSource:
+    """Holds (N, D) feature vectors on the device, standardised per
+    dimension by the data's own mean and std.
+
+    ``batch(idx)`` returns float32 (B, D); the curvature probes perturb
+    these standardised values.
+    """
+
+    def __init__(self, x, device):
+        import torch
+
+        self.device = device
+        xd = x.double()
+        mean = xd.mean(dim=0)
+        std = (xd.std(dim=0) if len(x) > 1 else torch.zeros_like(mean))
+        self.mean = mean.float()
+        # a constant dimension carries nothing: centred, not scaled
+        self.std = torch.where(std > 1e-8, std,
+                               torch.ones_like(std)).float()
+        self.data = ((x - self.mean) / self.std).float().to(device)
+
+    def __len__(self):
+        return len(self.data)
+
+    @property
+    def shape(self):
+        return tuple(self.data.shape[1:])
+
+    def batch(self, idx):
+        return self.data[idx.to(self.data.device)]
+
+
+def make_source(x, device, channels_last):
+    """:class:`FeatureSource` for (N, D) features, else
+    :class:`TensorSource` for (N, C, H, W) images."""
+    if x.ndim == 2:
+        return FeatureSource(x, device)
+    return TensorSource(x, device, channels_last)
 
 
 def augment(x, generator, pad=4, window=None):

@@ -19,12 +19,13 @@ from .config import TrackingConfig, model_schedule
 from .curvature import aggregate_epochs, curvature_batch
 from .distributed import SingleProcess
 from .dynamics import dynamics_scores, el2n
-from .labels import review_labels
+from .judge import folds_for, judge
+from .labels import review_labels, review_with_heldout
 from .models import auto_model_name, build_model
 from . import performance
 from .recorder import Recorder
 from .source import (
-    TensorSource, as_tensors, augment, batches, resolve_device,
+    as_tensors, augment, batches, make_source, resolve_device,
 )
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,10 @@ class TrackingResult:
         normalization: per-channel ``{"mean": [...], "std": [...]}``
         train_seconds / score_seconds: wall time of each phase
         model: the trained torch module (not serialised)
+        verdict: a :class:`fiftyone_curvature.engine.judge.Verdict`: how
+            well the network predicts labels it did not train on, and
+            whether it can judge them (None when ``holdout=0`` or in a
+            distributed run)
     """
 
     config: dict
@@ -93,6 +98,7 @@ class TrackingResult:
     score_seconds: float
     model: object = None
     label_review: object = None
+    verdict: object = None
 
     @property
     def predictions(self):
@@ -173,7 +179,10 @@ def train_and_track(
 
     Args:
         inputs: (N, C, H, W) or (N, H, W) uint8 images (scaled by 1/255) or
-            float images; normalised per channel by the data's own mean/std.
+            float images, normalised per channel by the data's own
+            mean/std; or (N, D) feature vectors (a pretrained model's
+            embeddings), standardised per dimension, never augmented, on
+            which "auto" trains the MLP head (docs/features.md).
             A numpy memmap is streamed from disk batch by batch on the CPU;
             on CUDA, data over 4 GiB stays in host memory and moves to the
             device per batch
@@ -206,9 +215,27 @@ def train_and_track(
     """
     config = TrackingConfig.resolve(config, **overrides)
     x, y, num_classes = as_tensors(inputs, labels, num_classes)
-    return _train_and_track(
+    result = _train_and_track(
         x, y, config, num_classes, checkpoint_dir, progress, dist
     )
+    folds = folds_for(config.holdout, x)
+    if result is not None and folds and dist is None:
+        # after the run, on its own seeds: the run's scores do not change
+        cfg = dataclasses.replace(
+            TrackingConfig.from_dict(result.config), holdout=folds)
+        with performance.num_threads(cfg.threads):
+            result.verdict = judge(
+                x, y, cfg, num_classes, folds,
+                lambda xs, ys, c, k: _train_and_track(xs, ys, c, k, None,
+                                                      None))
+        result.config = dict(result.config, holdout=folds)
+        if (folds > 1 and result.verdict is not None
+                and result.verdict.samples == len(y)):
+            # every sample was held out once
+            result.label_review = review_with_heldout(
+                result.label_review, result.verdict.probabilities,
+                y.numpy(), result.scores["aum"])
+    return result
 
 
 def _train_and_track(x, y, cfg, num_classes, checkpoint_dir, progress,
@@ -241,7 +268,10 @@ def _run_epochs(run, progress):
 
 def resolve_auto(cfg, x, device):
     """``cfg`` with every "auto" value resolved for the data ``x`` (N, C,
-    H, W) on ``device`` (what a run stores as its config)."""
+    H, W) images or (N, D) features on ``device`` (what a run stores as
+    its config)."""
+    if x.ndim == 2:
+        return _resolve_features(cfg, x, device)
     image_size = min(x.shape[2], x.shape[3])
     batch_size = cfg.resolved_batch_size(len(x))
     model = (auto_model_name(image_size, device.type)
@@ -251,6 +281,7 @@ def resolve_auto(cfg, x, device):
         cfg,
         batch_size=batch_size,
         lr=cfg.resolved_lr(batch_size),
+        weight_decay=cfg.resolved_weight_decay(),
         model=model,
         augment=(image_size >= 16 if cfg.augment == "auto" else cfg.augment),
         amp=amp,
@@ -258,6 +289,38 @@ def resolve_auto(cfg, x, device):
         score_every=(model_schedule(model, amp)
                      if cfg.score_every == "model" else cfg.score_every),
         el2n_epoch=cfg.resolved_el2n_epoch(),
+        device=str(device),
+    )
+
+
+def _resolve_features(cfg, x, device):
+    """:func:`resolve_auto` for (N, D) feature vectors: the MLP head, no
+    augmentation, float32 (a head trains in seconds; the finite
+    difference needs float32 anyway), every epoch scored (a scoring pass
+    costs about one training epoch of the head), and no image-only
+    layout options (channels_last, BatchNorm folding)."""
+    if cfg.augment is True:
+        raise ValueError("augment=True works on images; (N, D) feature "
+                         "vectors are not augmented (use 'auto' or False)")
+    batch_size = cfg.resolved_batch_size(len(x))
+    model = auto_model_name(None, device.type) if cfg.model == "auto" \
+        else cfg.model
+    amp, amp_path = ((False, "float32 (feature head; amp=auto)")
+                     if cfg.amp == "auto" else
+                     performance.resolve_amp(cfg.amp, device, model))
+    return dataclasses.replace(
+        cfg,
+        batch_size=batch_size,
+        lr=cfg.resolved_lr(batch_size),
+        weight_decay=cfg.resolved_weight_decay(features=True),
+        model=model,
+        augment=False,
+        amp=amp,
+        amp_path=amp_path,
+        score_every=1 if cfg.score_every == "model" else cfg.score_every,
+        el2n_epoch=cfg.resolved_el2n_epoch(),
+        channels_last=False,
+        fuse_bn=False,
         device=str(device),
     )
 
@@ -286,13 +349,14 @@ class _Run:
         import torch
 
         self.dist = dist if dist is not None else SingleProcess()
+        self.features = x.ndim == 2  # (N, D) feature vectors
         self.device = resolve_device(cfg.device)
         self.cfg = resolve_auto(cfg, x, self.device)
         self.cfg_dict = self.cfg.to_dict()
         self.n = len(x)
         self.y = y
         self.num_classes = num_classes
-        self.source = TensorSource(x, self.device, self.cfg.channels_last)
+        self.source = make_source(x, self.device, self.cfg.channels_last)
         self.y_dev = y.to(self.device)
         model = self._build_model(x.shape[1])  # sets self.train_model
         self.model, train_model = self.dist.prepare_model(model)
@@ -328,7 +392,8 @@ class _Run:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.cfg.seed)
             model = build_model(self.cfg.model, in_channels,
-                                self.num_classes, self.cfg.width)
+                                self.num_classes, self.cfg.width,
+                                features=self.features)
         model = performance.to_memory_format(model.to(self.device),
                                              self.cfg.channels_last)
         self.train_model = performance.maybe_compile(model,

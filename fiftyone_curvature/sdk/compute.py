@@ -12,6 +12,10 @@ from .curvature_run import (
 )
 from .distributed import train_on_ranks
 from .duplicates import resolve_duplicates_option, run_from_curvature
+from .features import (
+    check_owned_field, previous_description, resolve_features,
+    train_on_features,
+)
 from .images import prepare_data, validate_label_field
 from .options import (
     check_arguments, check_image_size, check_rank_by, check_samples,
@@ -44,6 +48,7 @@ def compute_curvature(
     skip_unreadable=False,
     nproc=1,
     export_dir=None,
+    features=None,
     **kwargs,
 ):
     """Trains a classifier on a collection and scores every sample by the
@@ -146,6 +151,16 @@ def compute_curvature(
             elastic launch API; only this process talks to the database
         export_dir (None): where an ``nproc > 1`` run exports the data
             (None: a temporary directory, removed afterwards)
+        features (None): train a head on pretrained features instead of a
+            network on ``image_size`` images (docs/features.md): the name
+            of an embeddings field (a vector per sample, e.g. from
+            ``samples.compute_embeddings(model, embeddings_field=...)``),
+            or a model (a FiftyOne zoo model name, a fiftyone Model, a
+            torch nn.Module or a constructor returning one) that embeds
+            every image at its own input resolution into the field
+            ``key_features``, owned by the run (a rerun with the same
+            model reuses it); None: from scratch on the images. The run
+            config records which (``config.features``)
         **kwargs: any other :class:`fiftyone_curvature.TrackingConfig` field
 
     Returns:
@@ -204,21 +219,34 @@ def compute_curvature(
         raise ValueError("skip_unreadable works in one process only "
                          "(nproc=1): fix or remove the unreadable images "
                          "before a distributed run")
+    spec = resolve_features(samples, curvature_field, features)
+    check_owned_field(samples, curvature_field, spec)
+    if spec is not None and (nproc > 1 or skip_unreadable):
+        raise ValueError("features= trains a head in one process: use "
+                         "nproc=1 and skip_unreadable=False")
     train = train_on_ranks if nproc > 1 else _train_here
     produced = {}
 
     def produce(reporter):
-        produced["result"] = train(
-            samples, label_field, classes, image_size, tracking,
-            checkpoint_dir, reporter, nproc=nproc, export_dir=export_dir,
-            skip_unreadable=skip_unreadable)
+        if spec is not None:
+            produced["result"] = train_on_features(
+                samples, label_field, classes, spec, tracking,
+                checkpoint_dir, reporter,
+                previous_description(samples._root_dataset,
+                                     curvature_field))
+        else:
+            produced["result"] = train(
+                samples, label_field, classes, image_size, tracking,
+                checkpoint_dir, reporter, nproc=nproc,
+                export_dir=export_dir, skip_unreadable=skip_unreadable)
         return produced["result"]
 
     request = curvature_request(
         label_field, curvature_field, tracking, thresholds,
         create_views=create_views, progress=progress, classes=classes,
         image_size=image_size, rank_by=rank_by,
-        checkpoint_dir=checkpoint_dir)
+        checkpoint_dir=checkpoint_dir,
+        features=spec.description if spec is not None else None)
     results = record_curvature_run(samples, request, produce)
     if dup_options is not None:
         # a run of its own (its own lock, rollback and replacement): a

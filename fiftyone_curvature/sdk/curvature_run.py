@@ -44,6 +44,7 @@ class CurvatureKind(RunKind):
             score_names=list(SCORES),
             rank_by=o.get("rank_by", "curvature"),
             checkpoint_dir=o.get("checkpoint_dir"),
+            features=o.get("features"),
         )
 
     def reporter(self, request):
@@ -77,7 +78,7 @@ CURVATURE = CurvatureKind()
 def curvature_request(label_field, key, tracking, thresholds,
                       create_views=True, progress=None, classes=None,
                       image_size=IMAGE_SIZE, rank_by="curvature",
-                      checkpoint_dir=None):
+                      checkpoint_dir=None, features=None):
     """The :class:`fiftyone_curvature.sdk.lifecycle.RunRequest` of a
     curvature run (arguments checked by the caller)."""
     return RunRequest(
@@ -85,7 +86,8 @@ def curvature_request(label_field, key, tracking, thresholds,
         progress=progress,
         options=dict(classes=classes, image_size=image_size,
                      tracking=tracking, thresholds=thresholds,
-                     rank_by=rank_by, checkpoint_dir=checkpoint_dir),
+                     rank_by=rank_by, checkpoint_dir=checkpoint_dir,
+                     features=features),
     )
 
 

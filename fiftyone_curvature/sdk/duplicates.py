@@ -95,8 +95,9 @@ def run_from_curvature(samples, label_field, key, options, sample_ids,
         key: the curvature run key
         options: the output of :func:`resolve_duplicates_option`
         sample_ids: (N,) ids of the run's rows
-        embeddings (None): (N, D) penultimate features of the final model,
-            needed for ``method="embeddings"``
+        embeddings (None): (N, D) penultimate features of the final model
+            (the pretrained features themselves for a run on
+            ``features=``), needed for ``method="embeddings"``
 
     Returns:
         a :class:`DuplicateConflictsResults`

@@ -19,6 +19,10 @@ from .evaluation_runs import (
     SCORE_NAMES, CorruptionEvaluation, CorruptionEvaluationConfig,
     CorruptionEvaluationResults, corrupted_view_name, output_fields,
 )
+from .features import (
+    check_owned_field, prepare_features, previous_description,
+    resolve_features,
+)
 from .fields import ranking_score, write_run_fields
 from .images import prepare_data, validate_label_field
 from .lifecycle import RunKind, RunRequest, run_session
@@ -45,6 +49,7 @@ def evaluate_corruption(
     config=None,
     create_view=True,
     progress=None,
+    features=None,
     **kwargs,
 ):
     """Injects known label noise, trains with curvature tracking and
@@ -106,6 +111,11 @@ def evaluate_corruption(
             (model, epochs, probes, h, score_every, device, ...) except
             ``seed``
 
+    ``features`` (None): as :func:`fiftyone_curvature.compute_curvature`:
+    an embeddings field or a model whose embeddings the run computes into
+    ``key_features``; a head is trained on them for every seed (the
+    embeddings are computed once). None: from scratch on the images.
+
     Returns:
         a :class:`CorruptionEvaluationResults`
 
@@ -126,29 +136,41 @@ def evaluate_corruption(
     check_samples(samples, "Evaluations")
     validate_label_field(samples, label_field)
     validate_key(samples, label_field, key)
+    spec = resolve_features(samples, key, features)
+    check_owned_field(samples, key, spec)
     request = RunRequest(
         label_field=label_field, key=key, create_views=create_view,
         progress=progress,
         options=dict(noise=float(noise), kind=kind, seeds=seeds,
                      mapping=mapping, classes=classes,
-                     image_size=image_size, tracking=tracking),
+                     image_size=image_size, tracking=tracking,
+                     features=(spec.description if spec is not None
+                               else None)),
     )
+    previous = previous_description(samples._root_dataset, key)
 
     def produce(reporter):
         return train_corrupted(samples, label_field, classes, image_size,
                                float(noise), kind, seeds, mapping, tracking,
-                               reporter)
+                               reporter, spec, previous)
 
     return run_session(samples, EVALUATION, request, produce)
 
 
 def train_corrupted(samples, label_field, classes, image_size, noise, kind,
-                    seeds, mapping, tracking, reporter):
+                    seeds, mapping, tracking, reporter, spec=None,
+                    previous=None):
     """What an evaluation produces (options checked): the
-    ``PreparedData`` of the clean labels and the per-seed records of
+    ``PreparedData`` of the clean labels (images, or the pretrained
+    features of ``spec`` computed once) and the per-seed records of
     :func:`_train_seeds`."""
-    prepared = prepare_data(samples, label_field, classes=classes,
-                            image_size=image_size, progress=reporter.on_load)
+    if spec is None:
+        prepared = prepare_data(samples, label_field, classes=classes,
+                                image_size=image_size,
+                                progress=reporter.on_load)
+    else:
+        prepared = prepare_features(samples, label_field, classes, spec,
+                                    previous, progress=reporter.on_load)
     return prepared, _train_seeds(prepared, noise, kind, seeds, mapping,
                                   tracking, reporter)
 
@@ -176,6 +198,7 @@ class EvaluationKind(RunKind):
             kind=o["kind"], seeds=o["seeds"], mapping=o["mapping"],
             classes=o["classes"], image_size=o["image_size"],
             tracking=o["tracking"].to_dict(), score_names=list(SCORES),
+            features=o.get("features"),
         )
 
     def reporter(self, request):
@@ -317,9 +340,13 @@ def view_review(result, given, clean, corrupted, rank_by="curvature",
     top[np.argsort(-memorization, kind="stable")[: thresholds["top_k"]]] = (
         True)
     agrees = review.suggested == given
+    # the view is left empty when the network cannot judge the labels
+    verdict = getattr(result, "verdict", None)
+    judged = verdict is None or verdict.can_judge
     members = {
         "top_memorized": top,
-        "likely_mislabeled": review.likely_mislabeled(memorization, given),
+        "likely_mislabeled": review.likely_mislabeled(memorization, given)
+        & judged,
         "long_tail": agrees & (memorization
                                >= thresholds["high_percentile"]),
     }
@@ -327,7 +354,7 @@ def view_review(result, given, clean, corrupted, rank_by="curvature",
     for name in ("curvature", "csl", "aum"):
         rank = percentile_rank(ranking_score(result, name))
         by_score[name] = view_quality(
-            review.likely_mislabeled(rank, given), corrupted)
+            review.likely_mislabeled(rank, given) & judged, corrupted)
     return {
         "views": {name: view_quality(m, corrupted)
                   for name, m in members.items()},
@@ -341,6 +368,7 @@ def view_review(result, given, clean, corrupted, rank_by="curvature",
         "confident_joint_errors": int(review.confident_joint_errors),
         "injected": int(corrupted.sum()),
         "fitting_window": int(review.window),
+        "verdict": verdict.to_dict() if verdict is not None else None,
     }
 
 

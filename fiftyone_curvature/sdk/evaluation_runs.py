@@ -80,7 +80,11 @@ class CorruptionEvaluationConfig(cv_runs.CurvatureConfig):
     def output_fields(self, key=None):
         """The sample fields this evaluation writes (under ``key``, by
         default its own)."""
-        return output_fields(key or self.curvature_field, self.score_names)
+        key = key or self.curvature_field
+        owned = ([f"{key}_features"]
+                 if (getattr(self, "features", None) or {}).get("model")
+                 else [])
+        return output_fields(key, self.score_names) + owned
 
 
 class CorruptionEvaluation(cv_runs.Curvature):

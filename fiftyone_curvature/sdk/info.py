@@ -1,5 +1,7 @@
 """A JSON-able summary of a curvature run (what the info operator shows)."""
 
+from .features import verdict_sentence
+
 
 def curvature_runs(dataset, complete=False):
     """The keys of the dataset's curvature runs (evaluations included);
@@ -82,6 +84,8 @@ def run_info(dataset, key):
         "views": list(config.views),
         "tracking": dict(config.tracking),
         "label_review": dict(results.label_review),
+        "verdict": verdict_sentence(results.label_review) or None,
+        "features": getattr(config, "features", None),
         "duplicates": duplicates_info(dataset, key),
     }
 

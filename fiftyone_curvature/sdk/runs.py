@@ -77,6 +77,22 @@ def delete_outputs(dataset, fields, views):
     cv_views.delete_views(dataset, [v for v in views if v])
 
 
+def features_fields_in_use(dataset, exclude=None):
+    """The run-owned pretrained-features fields that the runs of
+    ``dataset`` other than ``exclude`` record as theirs (a rerun that
+    replaces a run reuses its embeddings: the old run's cleanup must
+    leave them)."""
+    used = set()
+    for key in dataset.list_brain_runs():
+        if key == exclude:
+            continue
+        features = getattr(dataset.get_brain_info(key).config, "features",
+                           None)
+        if isinstance(features, dict) and features.get("model"):
+            used.add(features.get("field"))
+    return used
+
+
 def check_key_name(key, key_name="key"):
     """Raises ValueError unless ``key`` is an identifier that does not start
     with ``_`` (FiftyOne refuses private field names, and only once the
@@ -189,6 +205,11 @@ class CurvatureConfig(fob.BrainMethodConfig):
             reports it, a rerun of the key (resuming from
             ``checkpoint_dir``) or ``delete_brain_run`` removes it
         checkpoint_dir (None): where the run checkpoints every epoch
+        features (None): the pretrained features the run trained a head
+            on: ``{"field": name}`` for an embeddings field, plus
+            ``"model"`` (and the weights' hash) when the run computed them
+            into its own field ``<key>_features``; None = from scratch on
+            the images
     """
 
     def __init__(
@@ -204,9 +225,11 @@ class CurvatureConfig(fob.BrainMethodConfig):
         rank_by="curvature",
         status="complete",
         checkpoint_dir=None,
+        features=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
+        self.features = features
         self.rank_by = rank_by
         self.status = status
         self.checkpoint_dir = checkpoint_dir
@@ -232,7 +255,10 @@ class CurvatureConfig(fob.BrainMethodConfig):
     def output_fields(self, key=None):
         """The sample fields this run writes (under ``key``, by default
         its own)."""
-        return output_fields(key or self.curvature_field, self.score_names)
+        key = key or self.curvature_field
+        owned = ([f"{key}_features"] if (self.features or {}).get("model")
+                 else [])
+        return output_fields(key, self.score_names) + owned
 
 
 class Curvature(fob.BrainMethod):
@@ -245,8 +271,10 @@ class Curvature(fob.BrainMethod):
         return [self.config.label_field] + self.config.output_fields()
 
     def cleanup(self, samples, brain_key):
-        delete_outputs(samples._root_dataset, self.config.output_fields(),
-                       self.config.views)
+        dataset = samples._root_dataset
+        shared = features_fields_in_use(dataset, exclude=brain_key)
+        delete_outputs(dataset, [f for f in self.config.output_fields()
+                                 if f not in shared], self.config.views)
 
     #: how rename errors name this kind of run
     _RUN_NOUN = "curvature run"
@@ -319,6 +347,9 @@ class Curvature(fob.BrainMethod):
         had_views = bool(self.config.views)
         cv_views.delete_views(dataset, self.config.views)
         self.config.curvature_field = new_brain_key
+        if (self.config.features or {}).get("model"):
+            self.config.features = dict(
+                self.config.features, field=f"{new_brain_key}_features")
         self.config.views = []
         if had_views:
             self.config.views = self._save_views(samples, brain_key,
@@ -477,6 +508,9 @@ def result_kwargs(prepared, result, rank_by="curvature"):
             "aum_mixture_errors": int(review.aum_mixture_errors),
             "confident_joint_errors": int(review.confident_joint_errors),
             "rank_by": rank_by,
+            "verdict": (result.verdict.to_dict()
+                        if getattr(result, "verdict", None) is not None
+                        else None),
             "num_suggested_changes": int(
                 (review.suggested != prepared.targets).sum()),
         },

@@ -83,9 +83,14 @@ def mislabeled_cutoff(result, given, rank_by="curvature"):
     """The ``mislabeled_cutoff`` threshold of a run: the lowest
     ``<key>_memorization`` among the estimated number of most memorized
     samples whose suggested label differs from ``given`` (N,) (1.01, an
-    empty view, when none is estimated wrong)."""
+    empty view, when none is estimated wrong, or when the network cannot
+    judge the labels: see :mod:`fiftyone_curvature.engine.judge`)."""
     from ..engine.labels import percentile_rank
     from .fields import ranking_score
+
+    verdict = getattr(result, "verdict", None)
+    if verdict is not None and not verdict.can_judge:
+        return 1.01
 
     memorization = percentile_rank(ranking_score(result, rank_by))
     flagged = result.label_review.likely_mislabeled(memorization, given)
