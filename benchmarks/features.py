@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 # this checkout's package, not whichever one is installed
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(
     __file__))))
-from common import RESULTS, inject_noise  # noqa: E402
+from common import inject_noise  # noqa: E402
 
 from fiftyone_curvature.engine import metrics, models  # noqa: E402
 from fiftyone_curvature.engine.dynamics import SCORES  # noqa: E402

@@ -174,7 +174,7 @@ class ComputeCurvature(TrainingOperator):
             score_every=score_every, score_from=score_from,
             image_size=image_size, device=device,
             seed=seed, num_processes=num_processes, threads=threads,
-            seed=seed, num_processes=num_processes, features=features,
+            features=features,
         )
         return execute_on_view(self, sample_collection, params, delegate)
 
