@@ -166,6 +166,7 @@ def load_result(directory):
             version's or a planted one), is corrupt, or ``directory`` can
             be written by another user
     """
+    from .judge import Verdict
     from .labels import LabelReview
     from .training import TrackingResult
 
@@ -176,7 +177,7 @@ def load_result(directory):
             "run on this export")
     check_dir(directory, "export directory")
     result = decode(load_torch(path, what="result"),
-                    types=(TrackingResult, LabelReview))
+                    types=(TrackingResult, LabelReview, Verdict))
     if not isinstance(result, TrackingResult):
         raise ValueError(f"{path!r} holds no run result; delete it and "
                          "run the engine again")

@@ -22,6 +22,8 @@ class _Shape:
     """What :func:`~fiftyone_curvature.engine.training.resolve_auto` reads
     of the data: its length and (N, C, H, W) shape."""
 
+    ndim = 4
+
     def __init__(self, n, channels, size):
         self.shape = (n, channels, size, size)
 

@@ -289,6 +289,7 @@ def test_operators_take_features(make_digits):
 
 
 def test_duplicate_finder_uses_the_features(make_digits, monkeypatch):
+    import fiftyone_curvature.sdk.compute as compute
     import fiftyone_curvature.sdk.duplicates as dup
 
     seen = {}
@@ -300,7 +301,8 @@ def test_duplicate_finder_uses_the_features(make_digits, monkeypatch):
         return real(samples, label_field, key, options, sample_ids,
                     embeddings)
 
-    monkeypatch.setattr(dup, "run_from_curvature", spy)
+    # compute_curvature's own reference (it imports the function)
+    monkeypatch.setattr(compute, "run_from_curvature", spy)
     dataset = make_digits(n=120, noise=0.0)
     _embed_field(dataset, "emb", spread=10.0)
     # two samples of different labels share one embedding: a conflict
