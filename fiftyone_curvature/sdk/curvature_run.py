@@ -1,6 +1,6 @@
 """The curvature run kind: its request, key check and how it writes."""
 
-from ..engine.constants import IMAGE_SIZE
+from ..engine.constants import IMAGE_SIZE, RANK_BY
 from ..engine.dynamics import SCORES
 from . import views as cv_views
 from .fields import write_run_fields
@@ -42,7 +42,7 @@ class CurvatureKind(RunKind):
             tracking=o["tracking"].to_dict(),
             thresholds=o["thresholds"],
             score_names=list(SCORES),
-            rank_by=o.get("rank_by", "curvature"),
+            rank_by=o.get("rank_by", RANK_BY),
             checkpoint_dir=o.get("checkpoint_dir"),
             features=o.get("features"),
         )
@@ -77,7 +77,7 @@ CURVATURE = CurvatureKind()
 
 def curvature_request(label_field, key, tracking, thresholds,
                       create_views=True, progress=None, classes=None,
-                      image_size=IMAGE_SIZE, rank_by="curvature",
+                      image_size=IMAGE_SIZE, rank_by=RANK_BY,
                       checkpoint_dir=None, features=None):
     """The :class:`fiftyone_curvature.sdk.lifecycle.RunRequest` of a
     curvature run (arguments checked by the caller)."""

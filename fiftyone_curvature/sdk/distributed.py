@@ -8,7 +8,7 @@ import shutil
 import tempfile
 
 from ..engine.config import TrackingConfig
-from ..engine.constants import IMAGE_SIZE, RUN_KEY
+from ..engine.constants import IMAGE_SIZE, RANK_BY, RUN_KEY
 from . import views as cv_views
 from .curvature_run import (
     curvature_request, record_curvature_run, validate_key,
@@ -128,7 +128,7 @@ def train_on_ranks(samples, label_field, classes, image_size, tracking,
 
 
 def write_back(samples, label_field, export_dir, curvature_field=RUN_KEY,
-               thresholds=None, create_views=True, rank_by="curvature",
+               thresholds=None, create_views=True, rank_by=RANK_BY,
                progress=None):
     """Writes the result of a run of the engine on an export directory
     (e.g. ``torchrun ... -m fiftyone_curvature.engine.worker DIR``) to the
@@ -144,7 +144,7 @@ def write_back(samples, label_field, export_dir, curvature_field=RUN_KEY,
         curvature_field ("curvature"): the output field and run key
         thresholds (None): the saved views' thresholds
         create_views (True): whether to save the views
-        rank_by ("curvature"): see
+        rank_by ("aum"): see
             :func:`fiftyone_curvature.compute_curvature`
         progress (None): as :func:`fiftyone_curvature.compute_curvature`
 

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..engine import validation
 from ..engine.config import TrackingConfig
-from ..engine.constants import EVAL_KEY, IMAGE_SIZE, NOISE
+from ..engine.constants import EVAL_KEY, IMAGE_SIZE, NOISE, RANK_BY
 from ..engine.dynamics import SCORES, suspicion
 from ..engine.labels import percentile_rank
 from ..engine.metrics import (
@@ -308,7 +308,7 @@ def _mapping_indices(mapping, classes):
     return {index[s]: index[d] for s, d in dict(mapping).items()}
 
 
-def view_review(result, given, clean, corrupted, rank_by="curvature",
+def view_review(result, given, clean, corrupted, rank_by=RANK_BY,
                 thresholds=None):
     """How far to trust a run's views: each view's precision and recall of
     the corrupted samples, the suggested labels' accuracy on them, and the
@@ -319,7 +319,7 @@ def view_review(result, given, clean, corrupted, rank_by="curvature",
         given: (N,) int labels trained on
         clean: (N,) int true labels
         corrupted: (N,) bool, given != true
-        rank_by ("curvature"): the score the views rank by
+        rank_by (RANK_BY, "aum"): the score the views rank by
         thresholds (None): the views' thresholds (None: the defaults)
 
     Returns:
