@@ -2,8 +2,21 @@
 
 
 def suggested_label_field(key):
-    """The run's suggested-label field (the one label it shows)."""
+    """The run's suggested-label field (the one label a plain run
+    shows)."""
     return f"{key}_suggested_label"
+
+
+def shown_label_fields(dataset, key):
+    """The label fields of run ``key`` the grid shows by default: a plain
+    run's suggested label; none of an evaluation's (its labels are
+    injected noise, its suggestions a measurement)."""
+    from .info import is_evaluation
+
+    if is_evaluation(dataset, key):
+        return []
+    return [f for f in run_label_fields(dataset, key)
+            if f == suggested_label_field(key)]
 
 
 def run_label_fields(dataset, key):
@@ -18,15 +31,16 @@ def run_label_fields(dataset, key):
 
 
 def hide_run_labels(dataset, key):
-    """Hides run ``key``'s label fields (predictions, injected labels) from
-    the App's grid by default and keeps its suggested label shown.
+    """Hides run ``key``'s label fields (predictions, injected labels and
+    an evaluation's suggested labels) from the App's grid by default and
+    keeps a plain run's suggested label shown (see
+    :func:`shown_label_fields`).
 
     Changes only what the run adds to ``dataset.app_config.active_fields``:
     without active fields set, they become FiftyOne's default (every
     label field, no primitives) less the label fields of the dataset's
-    curvature runs but their suggested labels; an inclusion list gets the
-    run's suggested label added; an exclusion list the run's hidden
-    labels.
+    curvature runs but the shown ones; an inclusion list gets the run's
+    shown labels added; an exclusion list the run's hidden labels.
 
     Returns:
         the list of hidden fields
@@ -36,14 +50,14 @@ def hide_run_labels(dataset, key):
     from .info import curvature_runs
 
     labels = run_label_fields(dataset, key)
-    shown = [f for f in labels if f == suggested_label_field(key)]
+    shown = shown_label_fields(dataset, key)
     hidden = [f for f in labels if f not in shown]
     config = dataset.app_config
     active = config.active_fields
     if active is None:
         runs_hidden = {f for k in curvature_runs(dataset)
                        for f in run_label_fields(dataset, k)
-                       if f != suggested_label_field(k)}
+                       if f not in shown_label_fields(dataset, k)}
         default = fo.DatasetAppConfig.default_active_fields(dataset)
         config.active_fields = fo.ActiveFields(paths=[
             p for p in default.paths if p not in runs_hidden])
