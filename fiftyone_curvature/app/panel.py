@@ -296,12 +296,14 @@ class CurvaturePanel(foo.Panel):
         # rows of controls wrap (a 2-d grid) when the pane is narrow
         buttons = panel.grid("buttons", align_x="left", gap=1)
         buttons.btn("compute", label="Compute curvature", icon="play_arrow",
-                    on_click=COMPUTE_URI, prompt=True, variant="contained")
+                    on_click=COMPUTE_URI, prompt=True, variant="contained",
+                    componentsProps=_AUTO_WIDTH)
         buttons.btn("evaluate", label="Evaluate on injected noise",
                     icon="science", on_click=EVALUATE_URI, prompt=True,
-                    variant="outlined")
+                    variant="outlined", componentsProps=_AUTO_WIDTH)
         buttons.btn("reset_view", label="Reset view", icon="restart_alt",
-                    on_click=self.on_reset_view, variant="outlined")
+                    on_click=self.on_reset_view, variant="outlined",
+                    componentsProps=_AUTO_WIDTH)
         runs = state.runs or []
         if not runs:
             panel.md(
@@ -310,8 +312,7 @@ class CurvaturePanel(foo.Panel):
                 "well curvature finds flipped labels here.",
                 name="empty",
             )
-            return types.Property(panel, view=types.GridView(
-                orientation="vertical", gap=2, padding=1))
+            return types.Property(panel, view=_page_view())
         key = state.run
         rev = state.rev or 0
         run_buttons = panel.grid("runs", align_x="left", gap=1)
@@ -319,7 +320,8 @@ class CurvaturePanel(foo.Panel):
             run_buttons.btn(
                 f"run_{run}", label=run,
                 variant="contained" if run == key else "outlined",
-                on_click=self.on_change_run, params={"run": run})
+                on_click=self.on_change_run, params={"run": run},
+                componentsProps=_AUTO_WIDTH)
         controls = panel.grid("controls", align_x="left", gap=2)
         _menu(controls, "score_menu", "Histogram of", SCORE_CHOICES,
               state.score, self.on_change_score)
@@ -406,8 +408,7 @@ class CurvaturePanel(foo.Panel):
             on_click=self.on_scatter_click,
             on_selected=self.on_scatter_select,
         )
-        return types.Property(panel, view=types.GridView(
-            orientation="vertical", gap=2, padding=1))
+        return types.Property(panel, view=_page_view())
 
 
 #: what a handler returns when it changed nothing (no re-render)
@@ -457,10 +458,25 @@ def _menu(parent, name, label, choices, current, on_change,
     default: the App echoes a default that differs from the dropdown's
     value back to ``on_change``."""
     view = types.DropdownView(
-        label=label, placeholder=unset if current is None else str(current))
+        label=label, placeholder=unset if current is None else str(current),
+        componentsProps=_AUTO_WIDTH)
     for choice in choices:
         view.add_choice(choice, label=choice)
     parent.enum(name, view.values(), view=view, on_change=on_change)
+
+
+#: a row item as wide as its content (the grid's default is the full row)
+_AUTO_WIDTH = {"item": {"sx": {"width": "auto"}}}
+
+
+def _page_view():
+    """The panel's vertical layout, one column as wide as the pane: its
+    content never widens it (the App sizes the plots to the panel's
+    width, which otherwise kept its widest content after a resize)."""
+    return types.GridView(
+        orientation="vertical", gap=2, padding=1,
+        componentsProps={"grid": {"sx": {
+            "gridTemplateColumns": "minmax(0, 1fr)"}}})
 
 
 def _slot(name, rev):
