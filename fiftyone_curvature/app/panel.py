@@ -4,6 +4,7 @@ import json
 import math
 import threading
 import time
+from collections import OrderedDict
 
 import numpy as np
 
@@ -81,30 +82,39 @@ class CurvaturePanel(foo.Panel):
 
     # ---------------------------------------------------------- lifecycle
 
+    # What the panel shows (run, choices, the view it was drawn for, the
+    # click data) is kept server-side in a record per panel (see
+    # _record), never in the panel state: FiftyOne 1.22.1 saves the panel
+    # state inside the App's layout, and each change of it resaves the
+    # layout and reloads the dataset page, which calls on_change_view
+    # three times. The plots go to the panel data (kept in the browser
+    # only); the dropdowns show their values from it too.
+
     def on_load(self, ctx):
         self._refresh(ctx)
 
     def on_change_dataset(self, ctx):
-        ctx.panel.state.run = None
+        _record(ctx).pop("run", None)
         self._refresh(ctx)
 
     def on_change_view(self, ctx):
-        # the App also calls this when the panel re-renders, with the state
-        # it had then: refreshing on it would undo a run switch (and loop).
-        # It calls it too when an operator reloads the dataset (ours do
-        # when they end): a run created or deleted since shows then
-        if (_view_key(ctx.view) != ctx.panel.state.get("view_key")
-                or self._runs_changed(ctx)):
-            self._refresh(ctx)
-        else:
+        # the App calls this three times whenever it reloads the dataset
+        # page (after each dropdown choice, since the choice is panel
+        # state) with the same view: a no-op then. An operator that
+        # reloads the dataset (ours do when they end) calls it too: a run
+        # created or deleted since shows then
+        rec = _record(ctx)
+        if ("rev" in rec and _view_key(ctx.view) == rec.get("view_key")
+                and not self._runs_changed(ctx, rec)):
             return UNCHANGED
+        self._refresh(ctx)
 
-    def _runs_changed(self, ctx):
+    def _runs_changed(self, ctx, rec):
         """Whether the dataset's complete runs differ from those the panel
         lists."""
         runs = (curvature_runs(ctx.dataset, complete=True)
                 if ctx.dataset is not None else [])
-        return runs != list(ctx.panel.state.get("runs") or [])
+        return runs != list(rec.get("runs") or [])
 
     def execute(self, ctx):
         """FiftyOne's panel dispatch, without the re-render when the
@@ -112,7 +122,8 @@ class CurvaturePanel(foo.Panel):
         echoes dropdown values and view changes back to the panel, and
         each render redraws every plot in the browser."""
         method = ctx.params.get("__method__")
-        if method in MENU_HANDLERS and _repeated(ctx.dataset_name, ctx.params):
+        if method in MENU_HANDLERS and _repeated(
+                ctx.dataset_name, ctx.params, _record(ctx).get("rev")):
             return None
         if method in QUIET_HANDLERS:
             ctx.event_args = ctx.params.get("event_args", {})
@@ -122,24 +133,31 @@ class CurvaturePanel(foo.Panel):
             return None
         return super().execute(ctx)
 
-    # The dropdowns are named apart from the state they set, with the same
-    # names on every refresh (the run-dependent ones per run, so that a
-    # value the browser echoes back from a dropdown of the previous run can
-    # never overwrite the state), and without a default: the App calls a
-    # dropdown's on_change when its default differs from its value, and a
-    # dropdown with a new name on every refresh meant about six such echoes
-    # per run switch. A handler refreshes only when the value changes.
+    # The run is switched with buttons (one per run): a button click
+    # changes no panel state, so the App neither resaves its layout nor
+    # reloads the dataset page (a dropdown choice does both: five panel
+    # calls and a second redraw per switch). The other choices are
+    # dropdowns, named apart from what they set, with the same names on
+    # every refresh (the run-dependent ones per run, so that a value the
+    # browser echoes back from a dropdown of the previous run can never
+    # change the record), and without a default: the App calls a
+    # dropdown's on_change when its default differs from its value. A
+    # handler refreshes only when the value changes.
 
     def _set(self, ctx, name, value, **reset):
-        if value is None or ctx.panel.state.get(name) == value:
+        rec = _record(ctx)
+        if value is None or rec.get(name) == value:
             return UNCHANGED
-        ctx.panel.state.set(name, value)
-        for other, default in reset.items():
-            ctx.panel.state.set(other, default)
+        rec[name] = value
+        rec.update(reset)
         self._refresh(ctx)
 
     def on_change_run(self, ctx):
-        return self._set(ctx, "run", ctx.params.get("value"), y_field=None)
+        """A run button (``params["run"]``)."""
+        run = ctx.params.get("run")
+        if run is not None and run == _record(ctx).get("run"):
+            return UNCHANGED
+        return self._set(ctx, "run", run, y_field=None)
 
     def on_change_score(self, ctx):
         return self._set(ctx, "score", ctx.params.get("value"))
@@ -149,9 +167,10 @@ class CurvaturePanel(foo.Panel):
 
     def on_change_truth_field(self, ctx):
         value = ctx.params.get("value") or None
-        if value == ctx.panel.state.get("truth_field"):
+        rec = _record(ctx)
+        if value == rec.get("truth_field"):
             return UNCHANGED
-        ctx.panel.state.set("truth_field", value)
+        rec["truth_field"] = value
         self._refresh(ctx)
 
     def on_reset_view(self, ctx):
@@ -163,21 +182,21 @@ class CurvaturePanel(foo.Panel):
         """Opens the samples of the clicked bar (and trace: clean /
         corrupted), highest score first."""
 
-        state = ctx.panel.state
-        edges = state.hist_edges or []
+        state = _record(ctx)
+        edges = state.get("hist_edges") or []
         idx = ctx.params.get("idx")
-        if idx is None or not state.hist_field or not 0 <= int(idx) < len(
-            edges
-        ) - 1:
+        if idx is None or not state.get("hist_field") or not 0 <= int(
+            idx
+        ) < len(edges) - 1:
             return
         idx = int(idx)
-        field = state.hist_field
+        field = state["hist_field"]
         lo, hi = edges[idx], edges[idx + 1]
         upper = F(field) <= hi if idx == len(edges) - 2 else F(field) < hi
         view = ctx.view.match((F(field) >= lo) & upper)
         trace = ctx.params.get("trace")
-        if state.hist_split and trace in ("clean", "corrupted"):
-            flag = F(state.hist_split) == True  # noqa: E712
+        if state.get("hist_split") and trace in ("clean", "corrupted"):
+            flag = F(state["hist_split"]) == True  # noqa: E712
             view = view.match(flag if trace == "corrupted" else ~flag)
         ctx.ops.set_view(view=view.sort_by(field, reverse=True))
 
@@ -197,9 +216,10 @@ class CurvaturePanel(foo.Panel):
     # --------------------------------------------------------------- data
 
     def _refresh(self, ctx):
-        """Recomputes every plot; the panel state and data are replaced
-        once at the end."""
-        s = dict(ctx.panel.state._data or {})
+        """Recomputes every plot; the panel's record and data are
+        replaced once at the end (the panel state is not written)."""
+        rec = _record(ctx)
+        s = dict(rec)
         s["view_key"] = _view_key(ctx.view) if ctx.view is not None else None
         rev = s["rev"] = int(s.get("rev") or 0) + 1
         runs = (curvature_runs(ctx.dataset, complete=True)
@@ -207,7 +227,7 @@ class CurvaturePanel(foo.Panel):
         s["runs"] = runs
         if not runs:
             s["run"] = None
-            _replace_state(ctx, s)
+            _replace(rec, s)
             ctx.ops.set_panel_data({})
             return
         if s.get("run") not in runs:
@@ -243,17 +263,18 @@ class CurvaturePanel(foo.Panel):
         data["saved_views"] = set(ctx.dataset.list_saved_views())
         s["summary_text"] = _summary_text(data)
         s["has_review"] = bool(data.get("review"))
-        # what the dropdowns show: their own state paths (see _set)
-        s["controls"] = {
-            "run_menu": key, "score_menu": s["score"],
-            f"y_menu_{key}": s["y_field"],
-            f"truth_menu_{key}": s.get("truth_field"),
-        }
-        _replace_state(ctx, s)
+        _replace(rec, s)
         # each refresh writes its plots under new names: the App merges
-        # panel data into what it holds, which would keep the previous
-        # run's extra traces (lists merge element by element)
+        # the panel data over the panel state it shows, which would keep
+        # the previous run's extra traces (lists merge element by element)
         ctx.ops.set_panel_data({
+            # what the dropdowns show, at their paths (the App shows the
+            # panel data over the panel state)
+            "controls": {
+                "score_menu": s["score"],
+                f"y_menu_{key}": s["y_field"],
+                f"truth_menu_{key}": s.get("truth_field"),
+            },
             _slot("histogram", rev): histogram,
             _slot("roc", rev): _roc_traces(data),
             _slot("epochs", rev): _epoch_traces(data),
@@ -266,21 +287,24 @@ class CurvaturePanel(foo.Panel):
 
     def render(self, ctx):
         panel = types.Object()
-        state = ctx.panel.state
+        state = _State(_record(ctx))
         panel.md(
-            "### Curvature\nFinite-difference input-loss curvature tracked "
-            "over training: high = memorized (mislabeled, atypical or "
-            "conflicting) samples.",
+            "Finite-difference input-loss curvature tracked over training: "
+            "high = memorized (mislabeled, atypical or conflicting) "
+            "samples.",
             name="intro",
         )
-        buttons = panel.h_stack("buttons", align_x="left", gap=1)
+        # rows of controls wrap (a 2-d grid) when the pane is narrow
+        buttons = panel.grid("buttons", align_x="left", gap=1)
         buttons.btn("compute", label="Compute curvature", icon="play_arrow",
-                    on_click=COMPUTE_URI, prompt=True, variant="contained")
+                    on_click=COMPUTE_URI, prompt=True, variant="contained",
+                    componentsProps=_AUTO_WIDTH)
         buttons.btn("evaluate", label="Evaluate on injected noise",
                     icon="science", on_click=EVALUATE_URI, prompt=True,
-                    variant="outlined")
+                    variant="outlined", componentsProps=_AUTO_WIDTH)
         buttons.btn("reset_view", label="Reset view", icon="restart_alt",
-                    on_click=self.on_reset_view, variant="outlined")
+                    on_click=self.on_reset_view, variant="outlined",
+                    componentsProps=_AUTO_WIDTH)
         runs = state.runs or []
         if not runs:
             panel.md(
@@ -289,12 +313,17 @@ class CurvaturePanel(foo.Panel):
                 "well curvature finds flipped labels here.",
                 name="empty",
             )
-            return types.Property(panel, view=types.GridView(
-                orientation="vertical", gap=2, padding=1))
+            return types.Property(panel, view=_page_view())
         key = state.run
         rev = state.rev or 0
-        controls = panel.h_stack("controls", align_x="left", gap=2)
-        _menu(controls, "run_menu", "Run", runs, key, self.on_change_run)
+        run_buttons = panel.grid("runs", align_x="left", gap=1)
+        for run in runs:
+            run_buttons.btn(
+                f"run_{run}", label=run,
+                variant="contained" if run == key else "outlined",
+                on_click=self.on_change_run, params={"run": run},
+                componentsProps=_AUTO_WIDTH)
+        controls = panel.grid("controls", align_x="left", gap=2)
         _menu(controls, "score_menu", "Histogram of", SCORE_CHOICES,
               state.score, self.on_change_score)
         if state.numeric_fields:
@@ -380,8 +409,7 @@ class CurvaturePanel(foo.Panel):
             on_click=self.on_scatter_click,
             on_selected=self.on_scatter_select,
         )
-        return types.Property(panel, view=types.GridView(
-            orientation="vertical", gap=2, padding=1))
+        return types.Property(panel, view=_page_view())
 
 
 #: what a handler returns when it changed nothing (no re-render)
@@ -402,14 +430,14 @@ _recent_calls = {}
 _recent_lock = threading.Lock()
 
 
-def _repeated(dataset_name, params):
+def _repeated(dataset_name, params, rev):
     """Whether a dropdown call with these params (dataset, panel, handler,
-    value and the state's refresh number) came in the last
+    value) and the panel's refresh number ``rev`` came in the last
     :data:`REPEAT_WINDOW` seconds (the App sends each choice twice: a
-    second refresh would redraw every plot and write the state again)."""
-    state = params.get("panel_state") or params.get("state") or {}
+    second refresh would redraw every plot)."""
     key = (dataset_name, params.get("panel_id"), params.get("__method__"),
-           params.get("path"), repr(params.get("value")), state.get("rev"))
+           params.get("path"), repr(params.get("value")),
+           repr(params.get("run")), rev)
     now = time.monotonic()
     with _recent_lock:
         for old in [k for k, t in _recent_calls.items()
@@ -431,10 +459,25 @@ def _menu(parent, name, label, choices, current, on_change,
     default: the App echoes a default that differs from the dropdown's
     value back to ``on_change``."""
     view = types.DropdownView(
-        label=label, placeholder=unset if current is None else str(current))
+        label=label, placeholder=unset if current is None else str(current),
+        componentsProps=_AUTO_WIDTH)
     for choice in choices:
         view.add_choice(choice, label=choice)
     parent.enum(name, view.values(), view=view, on_change=on_change)
+
+
+#: a row item as wide as its content (the grid's default is the full row)
+_AUTO_WIDTH = {"item": {"sx": {"width": "auto"}}}
+
+
+def _page_view():
+    """The panel's vertical layout, one column as wide as the pane: its
+    content never widens it (the App sizes the plots to the panel's
+    width, which otherwise kept its widest content after a resize)."""
+    return types.GridView(
+        orientation="vertical", gap=2, padding=1,
+        componentsProps={"grid": {"sx": {
+            "gridTemplateColumns": "minmax(0, 1fr)"}}})
 
 
 def _slot(name, rev):
@@ -449,12 +492,59 @@ def _view_key(view):
     return json.dumps(stages, sort_keys=True, default=str)
 
 
-def _replace_state(ctx, s):
-    """Replaces the panel state by ``s`` (a patch would merge lists, e.g.
-    keep the previous run's extra histogram edges)."""
-    ctx.panel.state._data.clear()
-    ctx.panel.state._data.update(s)
-    ctx.ops.set_panel_state(s)
+#: most panels whose records are kept (the oldest are dropped)
+MAX_PANELS = 64
+
+_records = OrderedDict()
+_records_lock = threading.Lock()
+
+#: dropdown state paths and the record entries they seed when a panel has
+#: no record yet (e.g. after the App server restarted)
+_SEEDS = {"score_menu": "score"}
+
+
+def _record(ctx):
+    """The server-side record of the panel calling (dataset, panel id):
+    a dict of what it shows (``run``, ``score``, ``y_field``,
+    ``truth_field``, ``view_key``, ``rev``, click data ...), created empty
+    (seeded from the dropdowns' panel state) on first use."""
+    key = (ctx.dataset_name, ctx.params.get("panel_id"))
+    with _records_lock:
+        rec = _records.get(key)
+        if rec is None:
+            rec = _records[key] = {}
+            controls = ctx.panel.state.get("controls") or {}
+            for path, name in _SEEDS.items():
+                if controls.get(path) is not None:
+                    rec[name] = controls[path]
+            while len(_records) > MAX_PANELS:
+                _records.popitem(last=False)
+        else:
+            _records.move_to_end(key)
+        return rec
+
+
+def panel_record(dataset_name, panel_id):
+    """A copy of the record of panel ``panel_id`` on ``dataset_name``
+    (empty when it has none), for tests and debugging."""
+    with _records_lock:
+        return dict(_records.get((dataset_name, panel_id)) or {})
+
+
+def _replace(rec, s):
+    """Replaces the contents of record ``rec`` by ``s``."""
+    rec.clear()
+    rec.update(s)
+
+
+class _State:
+    """Attribute access to a record (None when missing), for render."""
+
+    def __init__(self, rec):
+        self._rec = rec
+
+    def __getattr__(self, name):
+        return self._rec.get(name)
 
 
 def _histogram(view, key, s, truth):

@@ -218,7 +218,8 @@ class EvaluationKind(RunKind):
                              per_seed, method)
 
     def finish_fields(self, dataset, key):
-        create_indexes(dataset, key, self.output_fields(key))
+        create_indexes(dataset, key, self.output_fields(key),
+                       evaluation=True)
 
 
 #: the one instance the SDK uses

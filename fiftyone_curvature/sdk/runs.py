@@ -14,7 +14,7 @@ from ..engine import validation
 from ..engine.constants import IMAGE_SIZE, RUN_KEY
 from ..engine.dynamics import SCORES
 from . import views as cv_views
-from .app_fields import hide_run_labels
+from .app_fields import EVALUATION_TYPE, hide_run_labels
 
 
 def output_fields(key, score_names=None):
@@ -52,7 +52,7 @@ def indexed_fields(key):
     return [f"{key}{suffix}" for suffix in INDEXED_SUFFIXES]
 
 
-def create_indexes(dataset, key, fields=None):
+def create_indexes(dataset, key, fields=None, evaluation=False):
     """Indexes the run's main numeric fields (the App's sidebar filters
     them with a slider only when they are indexed) and hides its label
     fields but the suggested label from the App's grid by default (see
@@ -60,7 +60,8 @@ def create_indexes(dataset, key, fields=None):
     for field in indexed_fields(key):
         dataset.create_index(field)
     hide_run_labels(dataset, key,
-                    output_fields(key) if fields is None else fields)
+                    output_fields(key) if fields is None else fields,
+                    evaluation)
 
 
 def delete_outputs(dataset, fields, views):
@@ -343,7 +344,8 @@ class Curvature(fob.BrainMethod):
         dataset.rename_sample_fields(
             {o: n for o, n in zip(old, new) if o in schema}
         )
-        create_indexes(dataset, new_brain_key, new)
+        create_indexes(dataset, new_brain_key, new,
+                       self.config.type == EVALUATION_TYPE)
         had_views = bool(self.config.views)
         cv_views.delete_views(dataset, self.config.views)
         self.config.curvature_field = new_brain_key

@@ -82,9 +82,27 @@ def test_run_label_fields_are_hidden_but_the_suggested_label(digits):
     fc.evaluate_corruption(digits, "ground_truth", **TRAIN)
     digits.reload()
     paths = digits.app_config.active_fields.paths
+    # an evaluation's labels, its suggested label too, stay hidden
     assert set(paths) == {"ground_truth", "label",
-                          "curvature_suggested_label",
-                          "curvature_eval_suggested_label"}
+                          "curvature_suggested_label"}
+
+
+def test_an_evaluations_labels_are_all_hidden(digits):
+    """An evaluation first (no active fields yet), then into a user's
+    exclusion list: its suggested label is hidden like its other
+    labels."""
+    import fiftyone_curvature as fc
+
+    fc.evaluate_corruption(digits, "ground_truth", key="ev", **TRAIN)
+    digits.reload()
+    assert set(digits.app_config.active_fields.paths) == {
+        "ground_truth", "label"}
+    digits.app_config.active_fields = fo.ActiveFields(
+        exclude=True, paths=["filepath"])
+    digits.save()
+    fc.evaluate_corruption(digits, "ground_truth", key="ev2", **TRAIN)
+    assert set(digits.app_config.active_fields.paths) == {
+        "filepath", "ev2_prediction", "ev2_label", "ev2_suggested_label"}
 
 
 def test_a_users_exclude_list_gets_the_runs_hidden_labels(digits):
@@ -119,16 +137,19 @@ def test_info_timestamp_has_no_microseconds(digits):
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", stamp), stamp
 
 
-def _panel(dataset, method, state):
-    params = {"__method__": method, "panel_id": "p1", "state": state,
-              "panel_state": state, "event_args": {}}
+def _panel(dataset, method, state, panel_id="p1"):
+    """Calls panel ``method``; returns the panel's server-side record (it
+    writes no App panel state) and the requests it sent."""
+    from fiftyone_curvature.app.panel import panel_record
+
+    params = {"__method__": method, "panel_id": panel_id, "state": {},
+              "panel_state": {}, "event_args": {}}
     result = foo.execute_operator(PANEL, {"dataset": dataset.name,
                                           "params": params})
     requests = result.executor.to_json()["requests"]
-    for r in requests:
-        if r["operator_uri"] == "set_panel_state":
-            state = dict(r["params"]["state"])
-    return state, requests
+    assert not any(r["operator_uri"].endswith("panel_state")
+                   for r in requests), requests
+    return panel_record(dataset.name, panel_id), requests
 
 
 def test_panel_notices_a_new_run_on_a_reload_and_stays_quiet_else(digits):
@@ -145,10 +166,10 @@ def test_panel_notices_a_new_run_on_a_reload_and_stays_quiet_else(digits):
     state, requests = _panel(digits, "on_change_view", state)
     assert sorted(state["runs"]) == ["curvature", "curvature_eval"]
     assert any(r["operator_uri"] == "show_panel_output" for r in requests)
-    # the App echoing a dropdown's own value: nothing sent back
+    # a click on the shown run's button: nothing sent back
     params = {"__method__": "on_change_run", "panel_id": "p1",
-              "state": state, "panel_state": state,
-              "value": state["run"], "event_args": {}}
+              "state": {}, "panel_state": {},
+              "run": state["run"], "event_args": {}}
     result = foo.execute_operator(PANEL, {"dataset": digits.name,
                                           "params": params})
     assert result.executor.to_json()["requests"] == []

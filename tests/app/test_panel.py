@@ -22,19 +22,28 @@ _PANEL_IDS = itertools.count(1)
 
 
 class PanelSession:
-    """Calls panel methods like the App does, keeping the panel state the
-    methods patch, and records the last plot data and rendered layout."""
+    """Calls panel methods like the App does and records the last plot
+    data and rendered layout; ``state`` is the panel's server-side record
+    (the panel never writes the App's panel state: each write reloads the
+    App's dataset page)."""
 
     def __init__(self, dataset, view=None):
         self.dataset = dataset
         self.view = view
-        self.state = {}
+        #: the App's panel state (what the dropdowns write)
+        self.app_state = {}
         self.raw_data = {}
         self.output = None
         self.requests = []
         # a panel of its own (the panel drops a dropdown call repeated
         # by the same panel)
         self.panel_id = f"p{next(_PANEL_IDS)}"
+
+    @property
+    def state(self):
+        from fiftyone_curvature.app.panel import panel_record
+
+        return panel_record(self.dataset.name, self.panel_id)
 
     @property
     def data(self):
@@ -52,8 +61,8 @@ class PanelSession:
 
     def call(self, method, **params):
         p = {"__method__": method, "panel_id": self.panel_id,
-             "state": self.state,
-             "panel_state": self.state,
+             "state": self.app_state,
+             "panel_state": self.app_state,
              "event_args": {}}
         p.update(params)
         ctx = {"dataset": self.dataset.name, "params": p}
@@ -63,11 +72,11 @@ class PanelSession:
         self.requests = result.executor.to_json()["requests"]
         for r in self.requests:
             name, rp = r["operator_uri"], r.get("params") or {}
-            if name == "patch_panel_state":
-                self.state = {**self.state, **rp["state"]}
-            elif name == "set_panel_state":
-                self.state = dict(rp["state"])
-            elif name == "patch_panel_data":
+            # a panel state write resaves the App's layout and reloads its
+            # dataset page (three more panel calls)
+            assert name not in ("patch_panel_state", "set_panel_state",
+                                "clear_panel_state"), (method, r)
+            if name == "patch_panel_data":
                 self.raw_data = {**self.raw_data, **rp["data"]}
             elif name == "set_panel_data":
                 self.raw_data = dict(rp["data"])
@@ -213,12 +222,13 @@ def test_controls_and_view_change_refresh(evaluated):
     s.call("on_load")
     s.call("on_change_score", value="aum")
     assert s.state["hist_field"] == "ev_aum"
-    # each dropdown shows its value from the state and names it in its
-    # placeholder (what it shows if the App mounts it before the state)
+    # each dropdown shows its value from the panel data and names it in
+    # its placeholder (what it shows if the App mounts it before the data)
     menus = s.props()["controls"]["type"]["properties"]
-    shown = {k: (s.state["controls"].get(k), m["view"].get("placeholder"))
+    shown = {k: (s.raw_data["controls"].get(k),
+                 m["view"].get("placeholder"))
              for k, m in menus.items()}
-    assert shown["run_menu"] == ("ev", "ev")
+    assert "run_menu" not in shown
     assert shown["score_menu"] == ("aum", "aum")
     assert shown["y_menu_ev"] == ("ev_csl", "ev_csl")
     # no defaults (the App echoes a default back to on_change) and the
@@ -268,10 +278,40 @@ def test_a_repeated_dropdown_call_is_dropped(evaluated):
     dataset, _ = evaluated
     s = PanelSession(dataset)
     s.call("on_load")
-    state = dict(s.state)
     s.call("on_change_score", value="csl")
     assert any(r["operator_uri"] == "show_panel_output" for r in s.requests)
-    s.state = state
     assert s.call("on_change_score", value="csl") == []
     s.call("on_change_score", value="aum")
     assert s.state["hist_field"] == "ev_aum"
+
+
+def test_run_buttons_switch_without_panel_state(make_digits):
+    """One button per run, the shown one filled; a click on another
+    switches with one call (plots, dropdown values and layout only, no
+    panel state); a click on the shown run, or the App's reload calls
+    of on_change_view with the same view, send nothing."""
+    from fiftyone_curvature import compute_curvature, evaluate_corruption
+
+    dataset = make_digits(n=80, noise=0.2)
+    compute_curvature(dataset, "label", **TRAIN)
+    evaluate_corruption(dataset, "ground_truth", key="ev", **TRAIN)
+    s = PanelSession(dataset)
+    s.call("on_load")
+    assert s.state["run"] == "ev"
+    runs = s.props()["runs"]["type"]["properties"]
+    assert {k: (b["view"]["label"], b["view"]["variant"],
+                b["view"]["params"]) for k, b in runs.items()} == {
+        "run_curvature": ("curvature", "outlined", {"run": "curvature"}),
+        "run_ev": ("ev", "contained", {"run": "ev"})}
+    s.call("on_change_run", run="curvature")
+    assert s.state["run"] == "curvature" and not s.state["is_evaluation"]
+    assert [t["name"] for t in s.data["histogram"]] == ["samples"]
+    assert "Run **curvature**" in str(s.props()["summary"])
+    assert s.raw_data["controls"]["y_menu_curvature"] == "curvature_csl"
+    assert s.call("on_change_run", run="curvature") == []
+    for _ in range(3):
+        assert s.call("on_change_view") == []
+    s.call("on_change_run", run="ev")
+    assert s.state["run"] == "ev"
+    assert {t["name"] for t in s.data["histogram"]} == {"clean",
+                                                         "corrupted"}

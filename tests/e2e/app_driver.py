@@ -373,6 +373,19 @@ class Page:
                 return clicked
         raise AssertionError(f"No dropdown shows {current!r}")
 
+    def click_button(self, name):
+        """Clicks the button named ``name``; returns the time of the
+        click."""
+        button = self.page.get_by_role("button", name=name, exact=True)
+        button.first.wait_for(timeout=10_000)
+        clicked = time.time()
+        button.first.click()
+        return clicked
+
+    def has_button(self, name):
+        return self.page.get_by_role("button", name=name,
+                                     exact=True).count() > 0
+
     def dropdown_options(self, current):
         """The options of the dropdown showing ``current`` (opened and
         closed again)."""
