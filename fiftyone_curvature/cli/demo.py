@@ -175,6 +175,8 @@ def demo_views(dataset, key=RUN_KEY):
         "suggested_accuracy": float(np.mean(hits)) if hits else None,
         "estimated_errors": review.get("estimated_errors"),
         "injected": int(flipped.sum()),
+        "verdict": review.get("verdict"),
+        "rank_by": review.get("rank_by"),
     }
 
 
@@ -183,9 +185,14 @@ def format_view_table(review):
     accuracy and the error estimate."""
     from ..sdk.evaluation_runs import view_table
 
+    from ..sdk.features import verdict_sentence
+
     accuracy = review["suggested_accuracy"]
+    judged = verdict_sentence({"verdict": review.get("verdict")})
     return view_table(review["views"], indent="  ") + (
-        f"\n  suggested label = true label on "
+        f"\n  views ranked by {review.get('rank_by')}; suggested label = "
+        f"true label on "
         f"{'-' if accuracy is None else f'{accuracy:.2f}'} of the flipped "
         f"samples; estimated wrong labels {review['estimated_errors']} "
-        f"(flipped: {review['injected']})")
+        f"(flipped: {review['injected']})"
+        + (f"\n  {judged}" if judged else ""))
