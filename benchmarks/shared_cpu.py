@@ -3,7 +3,7 @@ processes, side by side with a fixed all-cores run (no FiftyOne).
 
     python benchmarks/shared_cpu.py --per-class 100 --epochs 2 --busy 2
 
-Each busy process multiplies matrices with PyTorch's default threads (a
+Each busy process multiplies matrices on one thread (--busy-threads: a
 notebook or another training job); the figure is seconds per epoch
 (training + scoring), the ratio busy / idle, and the thread count each
 run chose. Goal (issue 24): the default within 2.5x of idle when busy.
@@ -11,7 +11,6 @@ run chose. Goal (issue 24): the default within 2.5x of idle when busy.
 
 import argparse
 import json
-import multiprocessing as mp
 import os
 import platform
 import subprocess
@@ -24,12 +23,14 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from common import RESULTS, load_cifar_subset  # noqa: E402
 
 
-def _busy(stop):
-    import torch
-
-    a = torch.randn(512, 512)
-    while not stop.is_set():
-        a = torch.tanh(a @ a) * 0.5
+#: what each busy process runs: matrix products on one thread until
+#: killed (a separate interpreter: forking after OpenMP started can hang
+#: the child); --busy-threads sets its thread count
+BUSY = ("import sys, torch\n"
+        "torch.set_num_threads(int(sys.argv[1]))\n"
+        "a = torch.randn(512, 512)\n"
+        "while True:\n"
+        "    a = torch.tanh(a @ a) * 0.5\n")
 
 
 def _run(x, y, threads, epochs):
@@ -51,6 +52,8 @@ def main():
     p.add_argument("--epochs", type=int, default=2)
     p.add_argument("--busy", type=int, default=2,
                    help="busy processes beside the loaded runs")
+    p.add_argument("--busy-threads", type=int, default=1,
+                   help="threads of each busy process (default 1)")
     p.add_argument("--skip-all-cores-busy", action="store_true",
                    help="skip the fixed all-cores run under load (slow)")
     p.add_argument("--out", default=os.path.join(RESULTS, "shared_cpu.json"))
@@ -58,23 +61,20 @@ def main():
     x, y, _ = load_cifar_subset(args.per_class, 0)
     rows = {}
     rows["idle_auto"] = _run(x, y, "auto", args.epochs)
-    rows["idle_all_cores"] = _run(x, y, None, args.epochs)
-    stop = mp.Event()
-    procs = [mp.Process(target=_busy, args=(stop,), daemon=True)
+    cores = os.cpu_count() or 1
+    rows["idle_all_cores"] = _run(x, y, cores, args.epochs)
+    procs = [subprocess.Popen([sys.executable, "-c", BUSY,
+                               str(args.busy_threads)])
              for _ in range(args.busy)]
-    for proc in procs:
-        proc.start()
-    time.sleep(20)  # let the 1-minute load average see them
+    time.sleep(30)  # let the 1-minute load average see them
     try:
         rows["busy_auto"] = _run(x, y, "auto", args.epochs)
         if not args.skip_all_cores_busy:
-            rows["busy_all_cores"] = _run(x, y, None, args.epochs)
+            rows["busy_all_cores"] = _run(x, y, cores, args.epochs)
     finally:
-        stop.set()
         for proc in procs:
-            proc.join(5)
-            if proc.is_alive():
-                proc.terminate()
+            proc.kill()
+            proc.wait()
     ratio = rows["busy_auto"]["s_per_epoch"] / rows["idle_auto"]["s_per_epoch"]
     print(f"{'run':<16} {'threads':>8} {'s/epoch':>8} {'load':>6}")
     for name, row in rows.items():
@@ -95,6 +95,7 @@ def main():
             "machine": f"{os.cpu_count()} CPU cores, no GPU, "
                        f"{platform.platform()}"},
             "n": int(len(y)), "epochs": args.epochs, "busy": args.busy,
+            "busy_threads": args.busy_threads,
             "rows": rows, "busy_over_idle_default": round(ratio, 2)},
             f, indent=1)
 

@@ -314,25 +314,14 @@ def prepare_features(samples, label_field, classes, spec, previous=None,
     """The :class:`fiftyone_curvature.sdk.images.PreparedData` of a
     features run: (N, D) float32 inputs (``image_size`` None, channels
     0)."""
-    from .images import PreparedData, get_classes
+    from .images import PreparedData, read_targets
 
     if spec.owned:
         ensure_embeddings(samples, spec, previous, progress)
-    ids, labels = samples.values(["id", f"{label_field}.label"])
-    if not ids:
-        raise ValueError("The collection is empty")
-    missing = [i for i, label in zip(ids, labels) if label is None]
-    if missing:
-        raise ValueError(
-            f"{len(missing)} of {len(ids)} samples have no {label_field!r} "
-            f"label (e.g. {missing[:3]}); run on "
-            f"samples.exists({label_field!r}) instead")
-    classes = get_classes(samples, label_field, classes)
-    index = {c: i for i, c in enumerate(classes)}
+    ids, targets, classes = read_targets(samples, label_field, classes)
     _, x = read_features(samples, spec.field)
     return PreparedData(
-        sample_ids=list(ids), inputs=x,
-        targets=np.array([index[label] for label in labels], np.int64),
+        sample_ids=list(ids), inputs=x, targets=targets,
         classes=classes, image_size=None, channels=0, resized=False)
 
 

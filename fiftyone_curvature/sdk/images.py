@@ -141,6 +141,30 @@ def get_classes(samples, label_field, classes=None):
     return classes
 
 
+def read_targets(samples, label_field, classes=None, *fields):
+    """The ids, (N,) int64 class indices of the labels, the class names
+    and the values of ``fields`` of a collection, in collection order.
+
+    Raises:
+        ValueError: an empty collection or samples without a label
+    """
+    ids, labels, *values = samples.values(
+        ["id", f"{label_field}.label", *fields])
+    if not ids:
+        raise ValueError("The collection is empty")
+    missing = [i for i, label in zip(ids, labels) if label is None]
+    if missing:
+        raise ValueError(
+            f"{len(missing)} of {len(ids)} samples have no {label_field!r} "
+            f"label (e.g. {missing[:3]}); run on "
+            f"samples.exists({label_field!r}) instead"
+        )
+    classes = get_classes(samples, label_field, classes)
+    index = {c: i for i, c in enumerate(classes)}
+    targets = np.array([index[label] for label in labels], dtype=np.int64)
+    return (ids, targets, classes, *values)
+
+
 def prepare_data(
     samples,
     label_field,
@@ -186,21 +210,8 @@ def prepare_data(
     image_size = check_arguments(image_size=image_size,
                                  classes=classes)["image_size"]
     validate_label_field(samples, label_field)
-    ids, paths, labels = samples.values(
-        ["id", "filepath", f"{label_field}.label"]
-    )
-    if not ids:
-        raise ValueError("The collection is empty")
-    missing = [i for i, label in zip(ids, labels) if label is None]
-    if missing:
-        raise ValueError(
-            f"{len(missing)} of {len(ids)} samples have no {label_field!r} "
-            f"label (e.g. {missing[:3]}); run on "
-            f"samples.exists({label_field!r}) instead"
-        )
-    classes = get_classes(samples, label_field, classes)
-    index = {c: i for i, c in enumerate(classes)}
-    targets = np.array([index[label] for label in labels], dtype=np.int64)
+    ids, targets, classes, paths = read_targets(samples, label_field,
+                                                classes, "filepath")
     skipped = []
     try:
         inputs, size, channels, resized = read_images(
