@@ -2,6 +2,9 @@
 
 import pytest
 
+from fault_cases import FAST
+
+
 @pytest.fixture
 def digits(make_digits):
     """60 digits with 10% flipped labels, deleted after the test."""
@@ -18,3 +21,14 @@ def no_training(monkeypatch):
         raise AssertionError("training started")
 
     monkeypatch.setattr(training, "train_and_track", trained)
+
+
+@pytest.fixture(scope="module")
+def scored(digits_maker):
+    """60 digits with one complete curvature run (per test module)."""
+    import fiftyone_curvature as fc
+
+    dataset = digits_maker(n=60, noise=0.1)
+    fc.compute_curvature(dataset, "label", **FAST)
+    yield dataset
+    dataset.delete()

@@ -236,14 +236,6 @@ def test_compute_refuses_a_writable_checkpoint_dir_before_training(
 
 # -------------------------------------------------------------- reports
 
-@pytest.fixture(scope="module")
-def scored(digits_maker):
-    dataset = digits_maker(n=60, noise=0.1)
-    fc.compute_curvature(dataset, "label", **FAST)
-    yield dataset
-    dataset.delete()
-
-
 def test_report_never_overwrites_a_users_file(scored, tmp_path):
     folder = tmp_path / "report"
     folder.mkdir()

@@ -61,14 +61,6 @@ def test_demo_replaces_its_own_dataset_but_not_a_clone(tmp_path):
 
 # ------------------------------------------------- relabel / reference
 
-@pytest.fixture(scope="module")
-def scored(digits_maker):
-    dataset = digits_maker(n=60, noise=0.1)
-    fc.compute_curvature(dataset, "label", **FAST)
-    yield dataset
-    dataset.delete()
-
-
 def test_relabel_never_replaces_a_users_or_a_runs_field(scored):
     scored.clone_sample_field("label", "mine")
     try:
