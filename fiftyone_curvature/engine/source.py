@@ -114,7 +114,19 @@ def resolve_device(name):
     return device
 
 
-class TensorSource:
+class _Source:
+    """What both kinds of training data share: ``data`` (N, ...) rows."""
+
+    def __len__(self):
+        return len(self.data)
+
+    @property
+    def shape(self):
+        """The shape of one sample."""
+        return tuple(self.data.shape[1:])
+
+
+class TensorSource(_Source):
     """Holds the (N, C, H, W) data on the device, as uint8 when given so.
 
     ``batch(idx)`` returns normalised float32 inputs (B, C, H, W),
@@ -152,13 +164,6 @@ class TensorSource:
         self._std = self.std.to(device)[None, :, None, None]
         self.channels_last = channels_last
 
-    def __len__(self):
-        return len(self.data)
-
-    @property
-    def shape(self):
-        return tuple(self.data.shape[1:])
-
     def batch(self, idx):
         import torch
 
@@ -170,7 +175,7 @@ class TensorSource:
         return x
 
 
-class FeatureSource:
+class FeatureSource(_Source):
     """Holds (N, D) feature vectors on the device, standardised per
     dimension by the data's own mean and std.
 
@@ -190,13 +195,6 @@ class FeatureSource:
         self.std = torch.where(std > 1e-8, std,
                                torch.ones_like(std)).float()
         self.data = ((x - self.mean) / self.std).float().to(device)
-
-    def __len__(self):
-        return len(self.data)
-
-    @property
-    def shape(self):
-        return tuple(self.data.shape[1:])
 
     def batch(self, idx):
         return self.data[idx.to(self.data.device)]
